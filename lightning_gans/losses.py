@@ -1,0 +1,94 @@
+"""GAN losses as pure functions of discriminator outputs.
+
+Discriminator outputs are raw scores (logits for the minimax game); nothing here applies a
+sigmoid, so every loss is safe under fp16 autocast. Discriminator losses are minimised by D,
+generator losses by G.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def minimax_discriminator_loss(real_logits: Tensor, fake_logits: Tensor, real_target: float = 1.0) -> Tensor:
+    """-[log D(x) + log(1 - D(G(z)))] (Goodfellow et al. 2014, eq. 1), on logits.
+
+    ``real_target`` < 1 gives one-sided label smoothing (Salimans et al. 2016).
+    """
+    real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_target))
+    fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    return real + fake
+
+
+def minimax_generator_loss(fake_logits: Tensor) -> Tensor:
+    """log(1 - D(G(z))): the saturating loss of the minimax game as written in the paper."""
+    return -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+
+
+def nonsaturating_generator_loss(fake_logits: Tensor) -> Tensor:
+    """-log D(G(z)): same fixed point as the minimax loss, strong gradients early (paper, section 3)."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def least_squares_discriminator_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """LSGAN (Mao et al. 2017) with targets b=1 for real and a=0 for fake, as CycleGAN uses it."""
+    return 0.5 * ((real_scores - 1).pow(2).mean() + fake_scores.pow(2).mean())
+
+
+def least_squares_generator_loss(fake_scores: Tensor) -> Tensor:
+    """LSGAN generator loss with target c=1."""
+    return 0.5 * (fake_scores - 1).pow(2).mean()
+
+
+def hinge_discriminator_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """Hinge loss (Lim & Ye 2017; Miyato et al. 2018)."""
+    return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+
+
+def hinge_generator_loss(fake_scores: Tensor) -> Tensor:
+    return -fake_scores.mean()
+
+
+def wasserstein_critic_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """E[f(G(z))] - E[f(x)]: minus the critic's estimate of the Wasserstein-1 distance (Arjovsky et al. 2017)."""
+    return fake_scores.mean() - real_scores.mean()
+
+
+def wasserstein_generator_loss(fake_scores: Tensor) -> Tensor:
+    return -fake_scores.mean()
+
+
+def gradient_penalty(
+    critic: Callable[[Tensor], Tensor],
+    real: Tensor,
+    fake: Tensor,
+    *,
+    grad_scale: float | Tensor = 1.0,
+    target_norm: float = 1.0,
+    one_sided: bool = False,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """E[(||grad_x f(x_hat)|| - target_norm)^2] on random interpolates (Gulrajani et al. 2017, eq. 3).
+
+    One interpolation weight per sample; the norm runs over all non-batch dimensions.
+    ``one_sided`` penalises only norms above the target. Under fp16 mixed precision pass the loss
+    scaler's current scale as ``grad_scale``: the critic output is multiplied by it before
+    ``autograd.grad`` so small gradients do not underflow, and the gradients are divided by it before
+    the norm. Returns +inf when the scaled gradients overflowed, which makes the scaler skip the step.
+    """
+    if real.shape != fake.shape:
+        raise ValueError(f"real and fake batches differ in shape: {tuple(real.shape)} vs {tuple(fake.shape)}")
+    alpha_shape = (real.size(0),) + (1,) * (real.dim() - 1)
+    alpha = torch.rand(alpha_shape, device=real.device, generator=generator).to(real.dtype)
+    interpolates = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+    scores = critic(interpolates)
+    (grads,) = torch.autograd.grad((scores * grad_scale).sum(), interpolates, create_graph=True)
+    grads = grads.float() / grad_scale
+    excess = grads.flatten(1).norm(2, dim=1) - target_norm
+    if one_sided:
+        excess = excess.clamp(min=0)
+    return excess.pow(2).mean()
