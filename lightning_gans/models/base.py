@@ -1,0 +1,254 @@
+"""The base LightningModule that every GAN variant builds on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import torch
+from lightning.pytorch import LightningModule
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable, instantiate_class
+from torch import Tensor, nn
+from torch.optim import Optimizer
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+# Arguments that are code, not numbers: kept out of the checkpoint's hyperparameters so checkpoints
+# load with torch.load(weights_only=True). LightningCLI saves them in the run's config.yaml.
+NOT_HYPERPARAMETERS = ("generator", "discriminator", "optimizer_g", "optimizer_d", "scheduler_g", "scheduler_d")
+
+
+def adam(lr: float, betas: tuple[float, float]) -> dict[str, Any]:
+    """An Adam optimizer as a ``class_path``/``init_args`` spec: serialisable, so LightningCLI shows it."""
+    return {"class_path": "torch.optim.Adam", "init_args": {"lr": lr, "betas": list(betas)}}
+
+
+def build(factory: Any, *args: Any) -> Any:
+    """Call an optimizer or scheduler factory: a callable, or a ``class_path``/``init_args`` dict."""
+    return instantiate_class(args, factory) if isinstance(factory, dict) else factory(*args)
+
+
+@runtime_checkable
+class SampleSource(Protocol):
+    """What callbacks may use of a model: its generator-step count and ``sample``."""
+
+    g_steps: int
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor: ...
+
+
+@contextmanager
+def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
+    """Put ``module`` in eval mode for the block and restore its previous mode after."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
+
+
+class GANModule(LightningModule):
+    """A two-player game trained with manual optimisation.
+
+    A variant builds its networks (plain ``nn.Module``s from ``lightning_gans.nn``), passes them here,
+    and writes ``training_step`` as its paper's algorithm box on these helpers:
+
+    - ``opt_d, opt_g = self.optimizers()``; inside ``with self.toggled_optimizer(opt):`` compute a loss
+      and call ``self.update(opt, loss)`` (zero grad, backward, step, count the step, and after a
+      generator step update the EMA). Make the generator-step fakes inside the generator's toggle.
+    - ``self.generator_turn()`` is true once D has made ``n_critic`` updates since G's last one.
+    - ``self.real_images(batch)`` takes the images out of a batch and checks their shape.
+    - ``self.sample_latent(n)`` draws z; ``self.sample(n)`` returns images in [-1, 1] for callbacks,
+      from the EMA generator when there is one.
+
+    Step counts (``g_steps``, ``d_steps``) are our own, not ``trainer.global_step``, which counts
+    every optimizer step of both players. The checkpoint holds them, the EMA weights, the optimizer
+    and scheduler states and the torch random state, so a resumed run continues exactly. Schedulers
+    are stepped once per epoch.
+
+    How later variants plug in without changes here:
+
+    - Two generators and two discriminators (CycleGAN): pass ``nn.ModuleDict``s as ``generator`` and
+      ``discriminator``; both players still have one optimizer each over all their parameters.
+    - An auxiliary Q head (InfoGAN): register it as a submodule and override ``generator_parameters``
+      to add its parameters to G's optimizer; override ``sample_latent`` to append the codes.
+    - Conditioning labels (cGAN): take them from the batch in ``training_step`` and override
+      ``sample`` to accept labels.
+    - A growing network with phase state (ProGAN), a control variable (BEGAN's k_t), a history buffer
+      (CycleGAN's image pool): tensors go in buffers (``register_buffer``) and plain numbers in
+      ``get_extra_state``/``set_extra_state`` (extend ``super()``'s dict); both are part of
+      ``state_dict`` and so of every checkpoint.
+    - More than two optimizers: override ``configure_optimizers`` and ``optimizer_names``.
+    """
+
+    #: One name per optimizer returned by ``configure_optimizers``, in order; used for logging and counting.
+    optimizer_names: tuple[str, ...] = ("d", "g")
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        *,
+        latent_dim: int,
+        latent_distribution: Literal["normal", "uniform"],
+        optimizer_g: OptimizerCallable | dict,
+        optimizer_d: OptimizerCallable | dict,
+        scheduler_g: LRSchedulerCallable | dict | None,
+        scheduler_d: LRSchedulerCallable | dict | None,
+        n_critic: int,
+        ema_decay: float | None,
+    ) -> None:
+        super().__init__()
+        if latent_dim < 1:
+            raise ValueError(f"latent_dim must be at least 1, got {latent_dim}")
+        if latent_distribution not in ("normal", "uniform"):
+            raise ValueError(f"latent_distribution must be 'normal' or 'uniform', got {latent_distribution!r}")
+        if n_critic < 1:
+            raise ValueError(f"n_critic (discriminator updates per generator update) must be >= 1, got {n_critic}")
+        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+            raise ValueError(f"ema_decay must lie in (0, 1), e.g. 0.999, or be None for no EMA; got {ema_decay}")
+        self.save_hyperparameters(ignore=list(NOT_HYPERPARAMETERS))
+        self.automatic_optimization = False
+        self.generator = generator
+        self.discriminator = discriminator
+        self.generator_ema = None
+        if ema_decay is not None:
+            self.generator_ema = AveragedModel(
+                generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True
+            ).requires_grad_(False)
+        self.optimizer_factories = {"g": optimizer_g, "d": optimizer_d}
+        self.scheduler_factories = {"g": scheduler_g, "d": scheduler_d}
+        self.steps = dict.fromkeys(self.optimizer_names, 0)
+
+    # ----------------------------------------------------------------------------------------- state
+    @property
+    def g_steps(self) -> int:
+        return self.steps["g"]
+
+    @property
+    def d_steps(self) -> int:
+        return self.steps["d"]
+
+    def get_extra_state(self) -> dict[str, Any]:
+        return {"steps": dict(self.steps)}
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        self.steps = dict(state["steps"])
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        cls = type(self)
+        checkpoint["lightning_gans"] = {"class_path": f"{cls.__module__}.{cls.__qualname__}", "rng": _rng_state()}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Only a resumed fit takes the random state back; a plain load_from_checkpoint leaves it alone.
+        if self._trainer is not None and self.trainer.state.fn == "fit":
+            _set_rng_state(checkpoint["lightning_gans"]["rng"])
+
+    # ------------------------------------------------------------------------------------ optimizers
+    def generator_parameters(self) -> Iterator[nn.Parameter]:
+        return self.generator.parameters()
+
+    def discriminator_parameters(self) -> Iterator[nn.Parameter]:
+        return self.discriminator.parameters()
+
+    def configure_optimizers(self) -> Any:
+        parameters = {"g": self.generator_parameters(), "d": self.discriminator_parameters()}
+        optimizers = {name: build(self.optimizer_factories[name], parameters[name]) for name in self.optimizer_names}
+        schedulers = [
+            build(self.scheduler_factories[name], optimizers[name])
+            for name in self.optimizer_names
+            if self.scheduler_factories[name] is not None
+        ]
+        return [optimizers[name] for name in self.optimizer_names], schedulers
+
+    def update(self, optimizer: Any, loss: Tensor) -> None:
+        """One optimizer step on ``loss``; counts it, and after a generator step updates the EMA."""
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        optimizer.step()
+        name = self._optimizer_name(optimizer)
+        self.steps[name] += 1
+        if name == "g" and self.generator_ema is not None:
+            self.generator_ema.update_parameters(self.generator)
+
+    def generator_turn(self) -> bool:
+        return self.steps["d"] % self.hparams.n_critic == 0
+
+    def on_before_optimizer_step(self, optimizer: Optimizer) -> None:
+        # Called after AMP unscaling, so these are the true gradient norms.
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if grads:
+            norm = torch.nn.utils.get_total_norm(grads)
+            self.log(f"train/{self._optimizer_name(optimizer)}_grad_norm", norm)
+
+    def on_train_epoch_end(self) -> None:
+        schedulers = self.lr_schedulers()
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:
+            scheduler.step()
+
+    def _optimizer_name(self, optimizer: Any) -> str:
+        raw = getattr(optimizer, "optimizer", optimizer)  # unwrap LightningOptimizer
+        for name, candidate in zip(self.optimizer_names, self.trainer.optimizers):
+            if candidate is raw:
+                return name
+        raise RuntimeError("update() was given an optimizer that configure_optimizers did not return")
+
+    # ---------------------------------------------------------------------------------- data and z
+    @property
+    def image_shape(self) -> tuple[int, int, int] | None:
+        """(channels, height, width) that the networks expect, when the variant has them as hyperparameters."""
+        if "channels" in self.hparams and "image_size" in self.hparams:
+            return (self.hparams.channels, self.hparams.image_size, self.hparams.image_size)
+        return None
+
+    def real_images(self, batch: Tensor | tuple | list) -> Tensor:
+        """The images of a batch (datasets yield images, or (image, label) pairs), checked against the networks."""
+        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        expected = self.image_shape
+        if expected is not None and tuple(images.shape[1:]) != expected:
+            raise ValueError(
+                f"The data yields images of shape {tuple(images.shape[1:])} (channels, height, width) but "
+                f"{type(self).__name__} was built for {expected}. Make the model match the data: on the command "
+                "line the datamodule's image_size and channels are passed to the model for you; in Python "
+                f"build the model with channels={images.shape[1]}, image_size={images.shape[-1]} (or resize "
+                "the data with the datamodule's image_size)."
+            )
+        return images
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n latent vectors; a seeded ``generator`` gives the same vectors every time (fixed noise for grids)."""
+        shape = (n, self.hparams.latent_dim)
+        device = generator.device if generator is not None else self.device
+        if self.hparams.latent_distribution == "normal":
+            z = torch.randn(shape, generator=generator, device=device)
+        else:
+            z = torch.rand(shape, generator=generator, device=device) * 2 - 1
+        return z.to(self.device)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n images in [-1, 1] from the EMA generator if there is one, in eval mode."""
+        return self.generate(self.sample_latent(n, generator))
+
+    @torch.no_grad()
+    def generate(self, latent: Tensor) -> Tensor:
+        net = self.generator_ema if self.generator_ema is not None else self.generator
+        with eval_mode(net):
+            return net(latent)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.generator(z)
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

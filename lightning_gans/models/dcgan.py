@@ -1,0 +1,66 @@
+"""DCGAN: Radford, Metz & Chintala 2015, "Unsupervised Representation Learning with Deep
+Convolutional Generative Adversarial Networks" (arXiv 1511.06434)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+
+from lightning_gans.models.base import GANModule, adam
+from lightning_gans.models.gan import GAN, generator_loss_fn
+from lightning_gans.nn import DCGANDiscriminator, DCGANGenerator, dcgan_init
+
+
+class DCGAN(GANModule):
+    """Convolutional G and D trained on the non-saturating GAN game of Goodfellow et al.
+
+    The training step is GAN's (``lightning_gans/models/gan.py``): one D update, then one G update per
+    batch. What the paper changes is the architecture and the optimisation, all defaults here:
+
+    - strided convolutions in D and transposed convolutions in G, no pooling, no fully connected
+      hidden layers; batch norm in both, except on G's output and D's input;
+    - ReLU in G with a tanh output, LeakyReLU(0.2) in D;
+    - weights from N(0, 0.02); Adam with lr 2e-4 and beta1 0.5; batch size 128 (the datamodules' default);
+    - z of 100 dimensions (the paper draws it uniformly; we default to a Gaussian as the authors' public
+      code does; ``latent_distribution="uniform"`` restores the paper's choice).
+
+    ``image_size`` is any power of two from 16; ``generator_features``/``discriminator_features`` set
+    the width of G's last and D's first hidden layer (64 in the authors' code), doubling per block.
+    """
+
+    training_step = GAN.training_step
+
+    def __init__(
+        self,
+        image_size: int = 64,
+        channels: int = 3,
+        latent_dim: int = 100,
+        latent_distribution: Literal["normal", "uniform"] = "normal",
+        generator_features: int = 64,
+        discriminator_features: int = 64,
+        generator_loss: Literal["nonsaturating", "minimax"] = "nonsaturating",
+        optimizer_g: OptimizerCallable = adam(lr=2e-4, betas=(0.5, 0.999)),
+        optimizer_d: OptimizerCallable = adam(lr=2e-4, betas=(0.5, 0.999)),
+        scheduler_g: LRSchedulerCallable | None = None,
+        scheduler_d: LRSchedulerCallable | None = None,
+        n_critic: int = 1,
+        ema_decay: float | None = None,
+    ) -> None:
+        generator = DCGANGenerator(latent_dim, channels, image_size, generator_features)
+        discriminator = DCGANDiscriminator(channels, image_size, discriminator_features)
+        generator.apply(dcgan_init)
+        discriminator.apply(dcgan_init)
+        super().__init__(
+            generator,
+            discriminator,
+            latent_dim=latent_dim,
+            latent_distribution=latent_distribution,
+            optimizer_g=optimizer_g,
+            optimizer_d=optimizer_d,
+            scheduler_g=scheduler_g,
+            scheduler_d=scheduler_d,
+            n_critic=n_critic,
+            ema_decay=ema_decay,
+        )
+        self.generator_loss = generator_loss_fn(generator_loss)
