@@ -1,0 +1,76 @@
+"""CelebA faces (aligned and cropped) through torchvision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch.utils.data import Dataset
+from torchvision.datasets import CelebA
+from torchvision.transforms import v2
+
+from datamodules.base import DownloadableImageDataModule, check_int_in_range, image_transform
+
+#: CelebA's aligned images are all 178 pixels wide and 218 high; a wider crop would have to pad.
+ALIGNED_IMAGE_WIDTH = 178
+CELEBA_PAGE = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
+
+
+class CelebADataModule(DownloadableImageDataModule):
+    """CelebA's 162,770 training faces: the aligned 178x218 images, centre-cropped, resized to ``image_size``.
+
+    Batches are (images, attributes) with images (batch, 3, image_size, image_size) in [-1, 1] and the 40
+    binary face attributes (batch, 40) as labels. The data is read from ``{root}/celeba/``:
+    ``img_align_celeba/`` and the annotation text files. torchvision downloads it from Google Drive, which
+    needs the ``gdown`` package and often hits Drive's download quota; the manual route is in the errors.
+
+    Args:
+        root: folder that contains ``celeba/`` (or receives the download).
+        download: whether prepare_data() downloads CelebA when it is not under ``root`` yet.
+        crop_size: side of the square centre crop taken from each 178x218 image before resizing; 178 keeps
+            the face with hair and background, smaller crops such as 108 keep little more than the face.
+        image_size: height and width of the images.
+        batch_size: images per training batch.
+        num_workers: DataLoader worker processes (0 loads in the main process).
+        val_fraction: share of the training images held out for validation, in [0, 1); 0 means no validation.
+        split_seed: seed of the random train/validation split.
+    """
+
+    channels = 3
+    dataset_name = "CelebA"
+    folder_name = CelebA.base_folder
+
+    def __init__(
+        self,
+        root: str = "data",
+        download: bool = True,
+        crop_size: int = ALIGNED_IMAGE_WIDTH,
+        image_size: int = 64,
+        batch_size: int = 128,
+        num_workers: int = 2,
+        val_fraction: float = 0.0,
+        split_seed: int = 0,
+    ) -> None:
+        super().__init__(root, download, image_size, batch_size, num_workers, val_fraction, split_seed)
+        check_int_in_range("crop_size", crop_size, 1, ALIGNED_IMAGE_WIDTH)
+        self.crop_size = crop_size
+
+    def expected_paths(self) -> list[Path]:
+        folder = self.dataset_folder
+        # The zip may be deleted once extracted; torchvision only needs the images folder and the text files.
+        text_files = [folder / name for _, _, name in CelebA.file_list if not name.endswith(".zip")]
+        return [folder / "img_align_celeba", *text_files]
+
+    def fetch(self) -> None:
+        CelebA(self.root, split="train", download=True)
+
+    def load(self) -> Dataset:
+        transform = image_transform(self.image_size, self.channels, v2.CenterCrop(self.crop_size))
+        # target_type="attr" gives one (40,) tensor per image, which the default collate batches.
+        return CelebA(self.root, split="train", target_type="attr", transform=transform)
+
+    def manual_steps(self) -> str:
+        names = ", ".join(name for _, _, name in CelebA.file_list)
+        return (
+            f"download {names} from {CELEBA_PAGE} (Align&Cropped Images and Anno/Eval), put them in "
+            f"{self.dataset_folder} and unzip img_align_celeba.zip there"
+        )
