@@ -1,0 +1,171 @@
+"""The command line: quick start, every config, re-running a saved config, generate, W&B offline."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from lightning.pytorch.loggers import WandbLogger
+from PIL import Image
+
+from datamodules import DigitsDataModule
+from lightning_gans.callbacks import SampleGrid
+from lightning_gans.cli import QUICK_START_EPOCHS, cli_main, load_model, main
+from lightning_gans.models import DCGAN
+from tests.test_datamodules import (
+    accept_fake_checksums,
+    write_celeba_layout,
+    write_cifar10_batches,
+    write_mnist_idx,
+)
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+MODEL_CONFIGS = sorted(p.name for p in CONFIGS.glob("*.yaml") if not p.name.startswith("wandb"))
+# Narrow networks so that a CLI run takes seconds; everything else comes from the config under test.
+TINY_DCGAN = ["--model.init_args.generator_features=4", "--model.init_args.discriminator_features=4"]
+TINY = {
+    "lightning_gans.models.DCGAN": TINY_DCGAN,
+    "lightning_gans.models.GAN": [
+        "--model.init_args.generator_hidden=[16]",
+        "--model.init_args.discriminator_hidden=[8]",
+    ],
+}
+
+
+def run_fit(tmp_path: Path, *args: str) -> Path:
+    """A two-batch `lightning-gans fit`; returns the run's log folder."""
+    cli = cli_main(
+        [
+            "fit",
+            *args,
+            f"--trainer.default_root_dir={tmp_path}",
+            "--trainer.max_epochs=1",
+            "--trainer.limit_train_batches=2",
+            "--trainer.enable_progress_bar=false",
+        ]
+    )
+    return Path(cli.trainer.log_dir)
+
+
+def test_quick_start_defaults_are_dcgan_on_32px_digits():
+    cli = cli_main([], run=False)
+    assert isinstance(cli.model, DCGAN) and isinstance(cli.datamodule, DigitsDataModule)
+    assert (cli.model.hparams.image_size, cli.model.hparams.channels) == (32, 1)  # linked from the data
+    assert cli.trainer.max_epochs == QUICK_START_EPOCHS
+    assert any(isinstance(c, SampleGrid) for c in cli.trainer.callbacks)
+
+
+def test_quick_start_run_writes_config_grids_and_a_checkpoint_that_reproduces(tmp_path):
+    log_dir = run_fit(tmp_path / "first", *TINY_DCGAN)
+    assert (log_dir / "config.yaml").is_file()
+    grids = sorted((log_dir / "samples").glob("step_*.png"))
+    assert grids and Image.open(grids[-1]).size[0] > 32
+    assert list(log_dir.glob("checkpoints/*.ckpt"))
+
+    again = run_fit(tmp_path / "again", "--config", str(log_dir / "config.yaml"))
+    first, second = (load_model(next(d.glob("checkpoints/*.ckpt"))) for d in (log_dir, again))
+    assert first.hparams == second.hparams
+
+
+def test_the_data_decides_the_model_geometry(tmp_path):
+    cli = cli_main(["--data=DigitsDataModule", "--data.init_args.image_size=16", *TINY_DCGAN], run=False)
+    assert (cli.model.hparams.image_size, cli.model.hparams.channels) == (16, 1)
+
+
+@pytest.mark.parametrize("config", MODEL_CONFIGS)
+def test_every_config_parses_and_runs_on_small_data_in_the_real_format(config, tmp_path, monkeypatch):
+    accept_fake_checksums(monkeypatch)
+    if "mnist" in config:
+        write_mnist_idx(tmp_path, n_train=16, n_test=4)
+    elif "cifar10" in config:
+        write_cifar10_batches(tmp_path, n=16)
+    elif "celeba" in config:
+        write_celeba_layout(tmp_path, n=16)
+    else:
+        pytest.fail(f"no small data for {config}: teach this test to build it")
+    model_class = next(
+        line.split()[-1]
+        for line in (CONFIGS / config).read_text().splitlines()
+        if "class_path: lightning_gans.models" in line
+    )
+    cli = cli_main(
+        [
+            "fit",
+            f"--config={CONFIGS / config}",
+            f"--data.init_args.root={tmp_path}",
+            "--data.init_args.download=false",
+            "--data.init_args.batch_size=4",
+            "--data.init_args.num_workers=0",
+            "--trainer.fast_dev_run=1",
+            f"--trainer.default_root_dir={tmp_path}",
+            *TINY[model_class],
+        ]
+    )
+    assert cli.model.g_steps == 1  # fast_dev_run's one step is one batch: a D and a G update
+
+
+def test_generate_writes_a_grid_and_individual_pngs_from_the_ema_weights(tmp_path):
+    log_dir = run_fit(tmp_path, *TINY_DCGAN, "--model.init_args.ema_decay=0.5")
+    ckpt = next(log_dir.glob("checkpoints/*.ckpt"))
+    # Move the EMA weights well away from the live ones so the two generators' images differ visibly.
+    checkpoint = torch.load(ckpt, weights_only=True)
+    for key, value in checkpoint["state_dict"].items():
+        if key.startswith("generator_ema.module.") and key.endswith("bias"):
+            value += 0.5
+    torch.save(checkpoint, ckpt)
+
+    out = tmp_path / "generated"
+    main(["generate", f"--ckpt_path={ckpt}", "--num_samples=5", f"--output_dir={out}", "--seed=3"])
+    pngs = sorted(out.glob("sample_*.png"))
+    assert len(pngs) == 5 and (out / "grid.png").is_file()
+
+    model = load_model(ckpt)
+    z = model.sample_latent(5, generator=torch.Generator().manual_seed(3))
+    written = torch.tensor(np.array(Image.open(pngs[0]).convert("L")), dtype=torch.float32) / 255
+    with torch.no_grad():
+        from_ema = (model.generator_ema.eval()(z)[0, 0] + 1) / 2
+        from_live = (model.generator.eval()(z)[0, 0] + 1) / 2
+    assert (written - from_ema).abs().max() <= 1 / 255 + 1e-6
+    assert (written - from_live).abs().max() > 0.1
+
+
+def test_generate_rejects_a_foreign_checkpoint(tmp_path):
+    path = tmp_path / "other.ckpt"
+    torch.save({"state_dict": {}}, path)
+    with pytest.raises(ValueError, match="not written by a lightning-gans model"):
+        main(["generate", f"--ckpt_path={path}"])
+
+
+@pytest.mark.parametrize("subcommand", ["fit", "generate"])
+def test_python_dash_m_entry_point(subcommand):
+    result = subprocess.run(
+        [sys.executable, "-m", "lightning_gans", subcommand, "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert ("--model" if subcommand == "fit" else "--ckpt_path") in result.stdout
+
+
+def test_wandb_offline_logs_grids_as_images_and_saves_the_config_twice(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    args = [
+        "--config",
+        str(CONFIGS / "wandb_offline.yaml"),
+        f"--trainer.logger.init_args.save_dir={tmp_path}",
+        *TINY_DCGAN,
+    ]
+    for _ in range(2):  # the second run in the same folder must not stop on "config.yaml exists"
+        log_dir = run_fit(tmp_path, *args)
+    assert (log_dir / "config.yaml").is_file()
+    images = list(tmp_path.glob("wandb/offline-run-*/files/media/images/samples_*.png"))
+    assert len(images) >= 2
+
+
+def test_wandb_online_config_uploads_checkpoints_as_artifacts():
+    cli = cli_main(["--config", str(CONFIGS / "wandb.yaml")], run=False)
+    logger = cli.trainer.logger
+    assert isinstance(logger, WandbLogger) and logger._log_model == "all"
