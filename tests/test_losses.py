@@ -76,8 +76,9 @@ def test_gradient_penalty_of_a_linear_critic_is_its_slope_error():
 def test_gradient_penalty_matches_the_analytic_gradient_at_the_interpolates():
     # f(x) = sum x^2 has gradient 2x; the seeded generator reproduces the interpolation weights.
     real, fake = torch.randn(5, 3, 4, 4), torch.randn(5, 3, 4, 4)
-    penalty = losses.gradient_penalty(lambda x: x.pow(2).flatten(1).sum(1), real, fake,
-                                      generator=torch.Generator().manual_seed(3))
+    penalty = losses.gradient_penalty(
+        lambda x: x.pow(2).flatten(1).sum(1), real, fake, generator=torch.Generator().manual_seed(3)
+    )
     alpha = torch.rand(5, 1, 1, 1, generator=torch.Generator().manual_seed(3))
     x_hat = alpha * real + (1 - alpha) * fake
     expected = ((2 * x_hat).flatten(1).norm(dim=1) - 1).pow(2).mean()

@@ -25,8 +25,15 @@ def loader(shape=(1, 16, 16), n=32, batch_size=8) -> DataLoader:
 
 
 def fit(model, data, tmp_path, **trainer_kwargs) -> Trainer:
-    settings = dict(accelerator="cpu", max_epochs=1, enable_progress_bar=False, enable_model_summary=False,
-                    enable_checkpointing=False, default_root_dir=tmp_path, logger=False)
+    settings = dict(
+        accelerator="cpu",
+        max_epochs=1,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp_path,
+        logger=False,
+    )
     trainer = Trainer(**{**settings, **trainer_kwargs})
     trainer.fit(model, data)
     return trainer
@@ -93,8 +100,14 @@ def test_each_step_logs_losses_discriminator_outputs_and_gradient_norms(tmp_path
     fit(tiny_dcgan(), loader(), tmp_path, logger=logger, log_every_n_steps=1)
     with open(logger.log_dir + "/metrics.csv") as f:
         columns = set(next(csv.reader(f)))
-    expected = {"train/d_loss", "train/g_loss", "train/d_real", "train/d_fake", "train/d_grad_norm",
-                "train/g_grad_norm"}
+    expected = {
+        "train/d_loss",
+        "train/g_loss",
+        "train/d_real",
+        "train/d_fake",
+        "train/d_grad_norm",
+        "train/g_grad_norm",
+    }
     assert expected <= columns
 
 
@@ -119,8 +132,9 @@ def test_ema_generator_tracks_the_generator_and_is_used_for_samples(tmp_path):
 
 
 def test_lr_schedulers_step_once_per_epoch(tmp_path):
-    model = tiny_dcgan(scheduler_d={"class_path": "torch.optim.lr_scheduler.StepLR",
-                                    "init_args": {"step_size": 1, "gamma": 0.1}})
+    model = tiny_dcgan(
+        scheduler_d={"class_path": "torch.optim.lr_scheduler.StepLR", "init_args": {"step_size": 1, "gamma": 0.1}}
+    )
     trainer = fit(model, loader(), tmp_path, max_epochs=2)
     d_lr, g_lr = (opt.param_groups[0]["lr"] for opt in trainer.optimizers)
     assert d_lr == pytest.approx(2e-6) and g_lr == pytest.approx(2e-4)

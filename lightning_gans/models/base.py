@@ -189,7 +189,7 @@ class GANModule(LightningModule):
 
     def _optimizer_name(self, optimizer: Any) -> str:
         raw = getattr(optimizer, "optimizer", optimizer)  # unwrap LightningOptimizer
-        for name, candidate in zip(self.optimizer_names, self.trainer.optimizers):
+        for name, candidate in zip(self.optimizer_names, self.trainer.optimizers, strict=True):
             if candidate is raw:
                 return name
         raise RuntimeError("update() was given an optimizer that configure_optimizers did not return")

@@ -11,6 +11,9 @@ from lightning_gans.models.base import GANModule, adam
 from lightning_gans.models.gan import GAN, generator_loss_fn
 from lightning_gans.nn import DCGANDiscriminator, DCGANGenerator, dcgan_init
 
+# The paper's Adam: lr 2e-4, beta1 0.5.
+DCGAN_ADAM = adam(lr=2e-4, betas=(0.5, 0.999))
+
 
 class DCGAN(GANModule):
     """Convolutional G and D trained on the non-saturating GAN game of Goodfellow et al.
@@ -40,8 +43,8 @@ class DCGAN(GANModule):
         generator_features: int = 64,
         discriminator_features: int = 64,
         generator_loss: Literal["nonsaturating", "minimax"] = "nonsaturating",
-        optimizer_g: OptimizerCallable = adam(lr=2e-4, betas=(0.5, 0.999)),
-        optimizer_d: OptimizerCallable = adam(lr=2e-4, betas=(0.5, 0.999)),
+        optimizer_g: OptimizerCallable = DCGAN_ADAM,
+        optimizer_d: OptimizerCallable = DCGAN_ADAM,
         scheduler_g: LRSchedulerCallable | None = None,
         scheduler_d: LRSchedulerCallable | None = None,
         n_critic: int = 1,

@@ -13,6 +13,9 @@ from lightning_gans import losses
 from lightning_gans.models.base import GANModule, adam
 from lightning_gans.nn import MLPDiscriminator, MLPGenerator
 
+# Adam with lr 2e-4 and beta1 0.5 (DCGAN's choice, which our GAN adopts too).
+GAN_ADAM = adam(lr=2e-4, betas=(0.5, 0.999))
+
 
 GENERATOR_LOSSES = {
     "nonsaturating": losses.nonsaturating_generator_loss,
@@ -55,8 +58,8 @@ class GAN(GANModule):
         maxout_pieces: int = 5,
         dropout: float = 0.5,
         generator_loss: Literal["nonsaturating", "minimax"] = "nonsaturating",
-        optimizer_g: OptimizerCallable = adam(lr=2e-4, betas=(0.5, 0.999)),
-        optimizer_d: OptimizerCallable = adam(lr=2e-4, betas=(0.5, 0.999)),
+        optimizer_g: OptimizerCallable = GAN_ADAM,
+        optimizer_d: OptimizerCallable = GAN_ADAM,
         scheduler_g: LRSchedulerCallable | None = None,
         scheduler_d: LRSchedulerCallable | None = None,
         n_critic: int = 1,

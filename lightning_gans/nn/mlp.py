@@ -41,9 +41,7 @@ class Maxout(nn.Module):
 class MLPDiscriminator(nn.Module):
     """Image -> dropout + maxout hidden layers -> one logit per image."""
 
-    def __init__(
-        self, channels: int, image_size: int, hidden: tuple[int, ...], pieces: int, dropout: float
-    ) -> None:
+    def __init__(self, channels: int, image_size: int, hidden: tuple[int, ...], pieces: int, dropout: float) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         width = channels * image_size * image_size
