@@ -37,6 +37,26 @@ class GANCLI(LightningCLI):
             }
         )
 
+    def before_instantiate_classes(self) -> None:
+        trainer = (self.config[self.subcommand] if self.subcommand else self.config).trainer
+        # Each player's update leaves the other's parameters without gradients, which plain DDP rejects.
+        if trainer.strategy == "auto" and process_count(trainer.accelerator, trainer.devices, trainer.num_nodes) > 1:
+            trainer.strategy = "ddp_find_unused_parameters_true"
+
+
+def process_count(accelerator: str, devices: int | str | list[int], num_nodes: int) -> int:
+    """How many training processes a Trainer with these settings starts."""
+    if isinstance(devices, (list, tuple)):
+        per_node = len(devices)
+    elif str(devices).strip() in ("auto", "-1"):
+        gpus = accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+        per_node = torch.cuda.device_count() if gpus else 1
+    elif "," in str(devices):
+        per_node = len([index for index in str(devices).split(",") if index.strip()])
+    else:
+        per_node = int(devices)
+    return per_node * num_nodes
+
 
 def cli_main(args: list[str] | None = None, run: bool = True) -> GANCLI:
     return GANCLI(

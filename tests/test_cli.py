@@ -14,7 +14,7 @@ from PIL import Image
 
 from datamodules import DigitsDataModule
 from lightning_gans.callbacks import SampleGrid
-from lightning_gans.cli import QUICK_START_EPOCHS, cli_main, load_model, main
+from lightning_gans.cli import QUICK_START_EPOCHS, cli_main, load_model, main, process_count
 from lightning_gans.models import DCGAN
 from tests.test_datamodules import (
     accept_fake_checksums,
@@ -169,3 +169,45 @@ def test_wandb_online_config_uploads_checkpoints_as_artifacts():
     cli = cli_main(["--config", str(CONFIGS / "wandb.yaml")], run=False)
     logger = cli.trainer.logger
     assert isinstance(logger, WandbLogger) and logger._log_model == "all"
+
+
+@pytest.mark.parametrize(
+    "accelerator, devices, num_nodes, expected",
+    [
+        ("cpu", 1, 1, 1),
+        ("cpu", 2, 1, 2),
+        ("cpu", "3", 2, 6),
+        ("gpu", [0, 1], 1, 2),
+        ("gpu", "0,1,2", 1, 3),
+        ("cpu", "auto", 1, 1),
+        ("cpu", -1, 4, 4),
+    ],
+)
+def test_process_count(accelerator, devices, num_nodes, expected):
+    assert process_count(accelerator, devices, num_nodes) == expected
+
+
+def test_several_devices_get_the_ddp_strategy_that_gans_need():
+    cli = cli_main(["--trainer.accelerator=cpu", "--trainer.devices=2"], run=False)
+    assert cli.config.trainer.strategy == "ddp_find_unused_parameters_true"
+    assert cli.trainer.world_size == 2
+    chosen = cli_main(["--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.strategy=ddp_spawn"], run=False)
+    assert chosen.config.trainer.strategy == "ddp_spawn"  # an explicit choice is left alone
+    single = cli_main([], run=False)
+    assert single.config.trainer.strategy == "auto"
+
+
+def test_bf16_mixed_precision_through_the_cli(tmp_path):
+    cli = cli_main(
+        [
+            "fit",
+            *TINY_DCGAN,
+            "--trainer.precision=bf16-mixed",
+            f"--trainer.default_root_dir={tmp_path}",
+            "--trainer.max_epochs=1",
+            "--trainer.limit_train_batches=3",
+            "--trainer.enable_progress_bar=false",
+        ]
+    )
+    assert cli.model.g_steps == 3
+    assert all(torch.isfinite(v) for v in cli.trainer.logged_metrics.values())
