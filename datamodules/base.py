@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
 from lightning import LightningDataModule
-from torch.utils.data import DataLoader, Dataset, random_split
+from torch.utils.data import Dataset, Sampler, random_split
+from torchdata.stateful_dataloader import StatefulDataLoader
 from torchvision.transforms import v2
 
 
@@ -43,6 +44,29 @@ def image_transform(image_size: int, channels: int, *first_steps: Callable) -> v
     )
 
 
+class EpochShuffle(Sampler[int]):
+    """A random order that depends only on the seed and the epoch (Lightning calls ``set_epoch``).
+
+    Re-creating or restoring the loader, as a resumed run does, then gives the uninterrupted run's order, and
+    shuffling never draws from the global random stream that the models' noise comes from.
+    """
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size = size
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(torch.randperm(self.size, generator=generator).tolist())
+
+    def __len__(self) -> int:
+        return self.size
+
+
 class ImageDataModule(LightningDataModule, ABC):
     """Base of the image datamodules: yields images in [-1, 1] of shape (channels, image_size, image_size).
 
@@ -54,7 +78,8 @@ class ImageDataModule(LightningDataModule, ABC):
         batch_size: images per training batch.
         num_workers: DataLoader worker processes (0 loads in the main process).
         val_fraction: share of the training images held out for validation, in [0, 1); 0 means no validation.
-        split_seed: seed of the random train/validation split, so that the split is the same every run.
+        seed: seed of the train/validation split and of the training order (one shuffle per epoch, a function of
+            seed and epoch alone, so that a resumed run draws the same batches as an uninterrupted one).
     """
 
     #: Channels of the images yielded; known before setup() so that the CLI can pass it to the model.
@@ -66,7 +91,7 @@ class ImageDataModule(LightningDataModule, ABC):
         batch_size: int = 128,
         num_workers: int = 2,
         val_fraction: float = 0.0,
-        split_seed: int = 0,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         check_int_in_range("image_size", image_size, 1)
@@ -81,7 +106,7 @@ class ImageDataModule(LightningDataModule, ABC):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.val_fraction = val_fraction
-        self.split_seed = split_seed
+        self.seed = seed
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
 
@@ -105,10 +130,10 @@ class ImageDataModule(LightningDataModule, ABC):
                 f"and {n_val} for validation; both need at least one. Choose a val_fraction between "
                 f"{1 / len(dataset):.4g} and {1 - 1 / len(dataset):.4g}, or 0 for no validation."
             )
-        generator = torch.Generator().manual_seed(self.split_seed)
+        generator = torch.Generator().manual_seed(self.seed)
         self.train_set, self.val_set = random_split(dataset, [n_train, n_val], generator=generator)
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> StatefulDataLoader:
         train_set = self._built(self.train_set)
         if len(train_set) < self.batch_size:
             held_out = f" (after holding out val_fraction={self.val_fraction})" if self.val_fraction else ""
@@ -121,7 +146,7 @@ class ImageDataModule(LightningDataModule, ABC):
         # drop_last: a last batch of a few images gives batch norm noisy statistics.
         return self._loader(train_set, shuffle=True, drop_last=True)
 
-    def val_dataloader(self) -> DataLoader | list:
+    def val_dataloader(self) -> StatefulDataLoader | list:
         if self.val_fraction == 0.0:
             # Lightning 2.6 takes an empty list as a loader without batches and skips validation (warning
             # once that its length is zero). Not overriding the hook would be the other way, but that is
@@ -129,11 +154,15 @@ class ImageDataModule(LightningDataModule, ABC):
             return []
         return self._loader(self._built(self.val_set), shuffle=False, drop_last=False)
 
-    def _loader(self, dataset: Dataset, shuffle: bool, drop_last: bool) -> DataLoader:
-        return DataLoader(
+    def _loader(self, dataset: Dataset, shuffle: bool, drop_last: bool) -> StatefulDataLoader:
+        # Stateful: Lightning saves the position in the epoch, so a mid-epoch checkpoint resumes exactly. The
+        # loader's own generator seeds its workers: starting an iterator, as a resumed run does mid-epoch, must
+        # not take a draw from the global random stream that the models' noise comes from.
+        return StatefulDataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=EpochShuffle(len(dataset), self.seed) if shuffle else None,
+            generator=torch.Generator().manual_seed(self.seed),
             drop_last=drop_last,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
@@ -174,9 +203,9 @@ class DownloadableImageDataModule(ImageDataModule):
         batch_size: int = 128,
         num_workers: int = 2,
         val_fraction: float = 0.0,
-        split_seed: int = 0,
+        seed: int = 0,
     ) -> None:
-        super().__init__(image_size, batch_size, num_workers, val_fraction, split_seed)
+        super().__init__(image_size, batch_size, num_workers, val_fraction, seed)
         self.root = Path(root).expanduser()
         self.download = download
 

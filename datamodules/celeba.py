@@ -32,7 +32,7 @@ class CelebADataModule(DownloadableImageDataModule):
         batch_size: images per training batch.
         num_workers: DataLoader worker processes (0 loads in the main process).
         val_fraction: share of the training images held out for validation, in [0, 1); 0 means no validation.
-        split_seed: seed of the random train/validation split.
+        seed: seed of the train/validation split and of the order the training images are drawn in.
     """
 
     channels = 3
@@ -48,9 +48,9 @@ class CelebADataModule(DownloadableImageDataModule):
         batch_size: int = 128,
         num_workers: int = 2,
         val_fraction: float = 0.0,
-        split_seed: int = 0,
+        seed: int = 0,
     ) -> None:
-        super().__init__(root, download, image_size, batch_size, num_workers, val_fraction, split_seed)
+        super().__init__(root, download, image_size, batch_size, num_workers, val_fraction, seed)
         check_int_in_range("crop_size", crop_size, 1, ALIGNED_IMAGE_WIDTH)
         self.crop_size = crop_size
 

@@ -24,7 +24,7 @@ class DigitsDataModule(ImageDataModule):
         batch_size: images per training batch.
         num_workers: DataLoader worker processes; 0 because the data is already in memory.
         val_fraction: share of the images held out for validation, in [0, 1); 0 means no validation.
-        split_seed: seed of the random train/validation split.
+        seed: seed of the train/validation split and of the order the training images are drawn in.
     """
 
     channels = 1
@@ -35,9 +35,9 @@ class DigitsDataModule(ImageDataModule):
         batch_size: int = 128,
         num_workers: int = 0,
         val_fraction: float = 0.0,
-        split_seed: int = 0,
+        seed: int = 0,
     ) -> None:
-        super().__init__(image_size, batch_size, num_workers, val_fraction, split_seed)
+        super().__init__(image_size, batch_size, num_workers, val_fraction, seed)
 
     def train_dataset(self) -> Dataset:
         digits = load_digits()

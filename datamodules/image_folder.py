@@ -68,7 +68,7 @@ class ImageFolderDataModule(ImageDataModule):
         batch_size: images per training batch.
         num_workers: DataLoader worker processes (0 loads in the main process).
         val_fraction: share of the images held out for validation, in [0, 1); 0 means no validation.
-        split_seed: seed of the random train/validation split.
+        seed: seed of the train/validation split and of the order the training images are drawn in.
     """
 
     def __init__(
@@ -79,9 +79,9 @@ class ImageFolderDataModule(ImageDataModule):
         batch_size: int = 128,
         num_workers: int = 2,
         val_fraction: float = 0.0,
-        split_seed: int = 0,
+        seed: int = 0,
     ) -> None:
-        super().__init__(image_size, batch_size, num_workers, val_fraction, split_seed)
+        super().__init__(image_size, batch_size, num_workers, val_fraction, seed)
         if channels not in PIL_MODES:
             raise ValueError(
                 f"channels must be 1 (greyscale) or 3 (RGB colour), got {channels!r}. Pass channels=1 or "

@@ -23,7 +23,7 @@ class MNISTDataModule(DownloadableImageDataModule):
         batch_size: images per training batch.
         num_workers: DataLoader worker processes (0 loads in the main process).
         val_fraction: share of the training images held out for validation, in [0, 1); 0 means no validation.
-        split_seed: seed of the random train/validation split.
+        seed: seed of the train/validation split and of the order the training images are drawn in.
     """
 
     channels = 1
@@ -38,9 +38,9 @@ class MNISTDataModule(DownloadableImageDataModule):
         batch_size: int = 128,
         num_workers: int = 2,
         val_fraction: float = 0.0,
-        split_seed: int = 0,
+        seed: int = 0,
     ) -> None:
-        super().__init__(root, download, image_size, batch_size, num_workers, val_fraction, split_seed)
+        super().__init__(root, download, image_size, batch_size, num_workers, val_fraction, seed)
 
     def expected_paths(self) -> list[Path]:
         # torchvision lists the gzipped downloads and keeps them uncompressed; it needs the test files too.

@@ -262,7 +262,7 @@ def test_digits_batches_are_labelled_single_channel_images_spanning_minus_one_to
 
 def test_the_validation_split_is_sized_disjoint_and_fixed_by_the_seed():
     def split(seed: int) -> tuple[list[int], list[int]]:
-        datamodule = DigitsDataModule(val_fraction=0.2, split_seed=seed)
+        datamodule = DigitsDataModule(val_fraction=0.2, seed=seed)
         datamodule.setup("fit")
         return datamodule.train_set.indices, datamodule.val_set.indices
 
