@@ -9,6 +9,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 
 from lightning_gans.models.base import GANModule, adam
 from lightning_gans.models.gan import GAN, generator_loss_fn
+from lightning_gans.models.ganhacks import GANHacks
 from lightning_gans.nn import DCGANDiscriminator, DCGANGenerator, dcgan_init
 
 # The paper's Adam: lr 2e-4, beta1 0.5.
@@ -30,6 +31,13 @@ class DCGAN(GANModule):
 
     ``image_size`` is any power of two from 16; ``generator_features``/``discriminator_features`` set
     the width of G's last and D's first hidden layer (64 in the authors' code), doubling per block.
+
+    ganhacks switches, all off by default: soft, noisy and flipped labels and annealed instance noise
+    (``real_label_range``, ``fake_label_range``, ``label_flip_probability``, ``instance_noise_std``,
+    ``instance_noise_steps``; see ``lightning_gans.models.ganhacks.GANHacks``), dropout after every hidden
+    block of G (``generator_dropout``, ganhacks: 0.5) and pixel-shuffle or resize-convolution upsampling
+    in G (``generator_upsample``). ganhacks keeps G's dropout on at test time too; here ``sample``
+    turns it off, so that fixed noise gives the same images every time.
     """
 
     training_step = GAN.training_step
@@ -43,6 +51,13 @@ class DCGAN(GANModule):
         generator_features: int = 64,
         discriminator_features: int = 64,
         generator_loss: Literal["nonsaturating", "minimax"] = "nonsaturating",
+        real_label_range: tuple[float, float] = (1.0, 1.0),
+        fake_label_range: tuple[float, float] = (0.0, 0.0),
+        label_flip_probability: float = 0.0,
+        instance_noise_std: float = 0.0,
+        instance_noise_steps: int = 0,
+        generator_dropout: float = 0.0,
+        generator_upsample: Literal["transposed", "pixel_shuffle", "resize"] = "transposed",
         optimizer_g: OptimizerCallable = DCGAN_ADAM,
         optimizer_d: OptimizerCallable = DCGAN_ADAM,
         scheduler_g: LRSchedulerCallable | None = None,
@@ -50,7 +65,9 @@ class DCGAN(GANModule):
         n_critic: int = 1,
         ema_decay: float | None = None,
     ) -> None:
-        generator = DCGANGenerator(latent_dim, channels, image_size, generator_features)
+        generator = DCGANGenerator(
+            latent_dim, channels, image_size, generator_features, upsample=generator_upsample, dropout=generator_dropout
+        )
         discriminator = DCGANDiscriminator(channels, image_size, discriminator_features)
         generator.apply(dcgan_init)
         discriminator.apply(dcgan_init)
@@ -67,3 +84,6 @@ class DCGAN(GANModule):
             ema_decay=ema_decay,
         )
         self.generator_loss = generator_loss_fn(generator_loss)
+        self.hacks = GANHacks(
+            real_label_range, fake_label_range, label_flip_probability, instance_noise_std, instance_noise_steps
+        )

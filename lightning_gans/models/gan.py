@@ -11,6 +11,7 @@ from torch import Tensor
 
 from lightning_gans import losses
 from lightning_gans.models.base import GANModule, adam
+from lightning_gans.models.ganhacks import GANHacks
 from lightning_gans.nn import MLPDiscriminator, MLPGenerator
 
 # Adam with lr 2e-4 and beta1 0.5 (DCGAN's choice, which our GAN adopts too).
@@ -45,6 +46,10 @@ class GAN(GANModule):
     losses use BCE-with-logits (the same objective, numerically safe under mixed precision); Adam
     (lr 2e-4, betas (0.5, 0.999)) replaces the paper's hand-tuned SGD-with-momentum schedule, which
     does not transfer to modern initialisations.
+
+    ganhacks' label and input tricks (``real_label_range``, ``fake_label_range``,
+    ``label_flip_probability``, ``instance_noise_std``/``instance_noise_steps``; see
+    ``lightning_gans.models.ganhacks.GANHacks``) are off by default.
     """
 
     def __init__(
@@ -58,6 +63,11 @@ class GAN(GANModule):
         maxout_pieces: int = 5,
         dropout: float = 0.5,
         generator_loss: Literal["nonsaturating", "minimax"] = "nonsaturating",
+        real_label_range: tuple[float, float] = (1.0, 1.0),
+        fake_label_range: tuple[float, float] = (0.0, 0.0),
+        label_flip_probability: float = 0.0,
+        instance_noise_std: float = 0.0,
+        instance_noise_steps: int = 0,
         optimizer_g: OptimizerCallable = GAN_ADAM,
         optimizer_d: OptimizerCallable = GAN_ADAM,
         scheduler_g: LRSchedulerCallable | None = None,
@@ -78,16 +88,23 @@ class GAN(GANModule):
             ema_decay=ema_decay,
         )
         self.generator_loss = generator_loss_fn(generator_loss)
+        self.hacks = GANHacks(
+            real_label_range, fake_label_range, label_flip_probability, instance_noise_std, instance_noise_steps
+        )
 
     def training_step(self, batch: Tensor | tuple, batch_idx: int) -> None:
         real = self.real_images(batch)
         opt_d, opt_g = self.optimizers()
+        hacks = self.hacks  # ganhacks' tricks on D's inputs and targets; all off by default
 
         # D: maximise log D(x) + log(1 - D(G(z))). G has no grad under D's toggle.
         with self.toggled_optimizer(opt_d):
             fake = self.generator(self.sample_latent(real.size(0)))
-            real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
-            d_loss = losses.minimax_discriminator_loss(real_logits, fake_logits)
+            real_logits = self.discriminator(hacks.instance_noise(real, self.g_steps))
+            fake_logits = self.discriminator(hacks.instance_noise(fake, self.g_steps))
+            d_loss = losses.minimax_discriminator_loss(
+                real_logits, fake_logits, *hacks.targets(real_logits, fake_logits)
+            )
             self.update(opt_d, d_loss)
         self.log_dict(
             {"train/d_real": torch.sigmoid(real_logits).mean(), "train/d_fake": torch.sigmoid(fake_logits).mean()}
@@ -97,7 +114,8 @@ class GAN(GANModule):
         # G: after every n_critic D updates.
         if self.generator_turn():
             with self.toggled_optimizer(opt_g):
-                fake_logits = self.discriminator(self.generator(self.sample_latent(real.size(0))))
+                fake = self.generator(self.sample_latent(real.size(0)))
+                fake_logits = self.discriminator(hacks.instance_noise(fake, self.g_steps))
                 g_loss = self.generator_loss(fake_logits)
                 self.update(opt_g, g_loss)
             self.log("train/g_loss", g_loss, prog_bar=True)
