@@ -45,22 +45,17 @@ def image_transform(image_size: int, channels: int, *first_steps: Callable) -> v
 
 
 class EpochShuffle(Sampler[int]):
-    """A random order that depends only on the seed and the epoch (Lightning calls ``set_epoch``).
+    """A random order that depends only on the seed and the epoch, read from ``epoch`` when the order is drawn.
 
     Re-creating or restoring the loader, as a resumed run does, then gives the uninterrupted run's order, and
     shuffling never draws from the global random stream that the models' noise comes from.
     """
 
-    def __init__(self, size: int, seed: int) -> None:
-        self.size = size
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def __init__(self, size: int, seed: int, epoch: Callable[[], int]) -> None:
+        self.size, self.seed, self.epoch = size, seed, epoch
 
     def __iter__(self) -> Iterator[int]:
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        generator = torch.Generator().manual_seed(self.seed + self.epoch())
         return iter(torch.randperm(self.size, generator=generator).tolist())
 
     def __len__(self) -> int:
@@ -84,6 +79,8 @@ class ImageDataModule(LightningDataModule, ABC):
 
     #: Channels of the images yielded; known before setup() so that the CLI can pass it to the model.
     channels: int
+    #: The training order: ``sampler_class(len(dataset), seed, epoch)``.
+    sampler_class: type[EpochShuffle] = EpochShuffle
 
     def __init__(
         self,
@@ -161,13 +158,18 @@ class ImageDataModule(LightningDataModule, ABC):
         return StatefulDataLoader(
             dataset,
             batch_size=self.batch_size,
-            sampler=EpochShuffle(len(dataset), self.seed) if shuffle else None,
+            sampler=self.sampler_class(len(dataset), self.seed, self.current_epoch) if shuffle else None,
             generator=torch.Generator().manual_seed(self.seed),
             drop_last=drop_last,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),
         )
+
+    def current_epoch(self) -> int:
+        """The trainer's epoch (0 outside a Trainer). Read, not counted: Lightning fetches a resumed run's first
+        batch before it calls the samplers' ``set_epoch``, and a restored trainer already knows its epoch."""
+        return self.trainer.current_epoch if self.trainer is not None else 0
 
     def _built(self, dataset: Dataset | None) -> Dataset:
         if dataset is None:
