@@ -7,6 +7,8 @@ from datamodules.digits import DigitsDataModule
 from datamodules.image_folder import ImageFileDataset, ImageFolderDataModule
 from datamodules.lsun import LSUNDataModule
 from datamodules.mnist import MNISTDataModule
+from datamodules.paired import PairedImageDataModule
+from datamodules.unpaired import UnpairedImageDataModule
 
 __all__ = [
     "CIFAR10DataModule",
@@ -19,4 +21,6 @@ __all__ = [
     "LSUNDataModule",
     "MNISTDataModule",
     "image_transform",
+    "PairedImageDataModule",
+    "UnpairedImageDataModule",
 ]

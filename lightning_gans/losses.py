@@ -14,14 +14,24 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def minimax_discriminator_loss(real_logits: Tensor, fake_logits: Tensor, real_target: float = 1.0) -> Tensor:
+def minimax_discriminator_loss(
+    real_logits: Tensor,
+    fake_logits: Tensor,
+    real_target: float | Tensor = 1.0,
+    fake_target: float | Tensor = 0.0,
+) -> Tensor:
     """-[log D(x) + log(1 - D(G(z)))] (Goodfellow et al. 2014, eq. 1), on logits.
 
-    ``real_target`` < 1 gives one-sided label smoothing (Salimans et al. 2016).
+    ``real_target`` < 1 gives one-sided label smoothing (Salimans et al. 2016). Targets may also be
+    tensors of one target per sample (ganhacks' soft, noisy or flipped labels).
     """
-    real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_target))
-    fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    real = F.binary_cross_entropy_with_logits(real_logits, _targets_like(real_logits, real_target))
+    fake = F.binary_cross_entropy_with_logits(fake_logits, _targets_like(fake_logits, fake_target))
     return real + fake
+
+
+def _targets_like(logits: Tensor, target: float | Tensor) -> Tensor:
+    return torch.as_tensor(target, dtype=logits.dtype, device=logits.device).expand_as(logits)
 
 
 def minimax_generator_loss(fake_logits: Tensor) -> Tensor:
@@ -53,6 +63,14 @@ def hinge_generator_loss(fake_scores: Tensor) -> Tensor:
     return -fake_scores.mean()
 
 
+def feature_matching_loss(real_features: Tensor, fake_features: Tensor) -> Tensor:
+    """||E[f(x)] - E[f(G(z))]||_2^2 over a batch of D's intermediate features (Salimans et al. 2016, sec. 3.1).
+
+    A generator loss: the real features are the target, so no gradient flows into them.
+    """
+    return (real_features.detach().float().mean(0) - fake_features.float().mean(0)).pow(2).sum()
+
+
 def wasserstein_critic_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
     """E[f(G(z))] - E[f(x)]: minus the critic's estimate of the Wasserstein-1 distance (Arjovsky et al. 2017)."""
     return fake_scores.mean() - real_scores.mean()
@@ -78,7 +96,7 @@ def gradient_penalty(
     ``one_sided`` penalises only norms above the target. Under fp16 mixed precision pass the loss
     scaler's current scale as ``grad_scale``: the critic output is multiplied by it before
     ``autograd.grad`` so small gradients do not underflow, and the gradients are divided by it before
-    the norm. Returns +inf when the scaled gradients overflowed, which makes the scaler skip the step.
+    the norm. Returns inf or NaN when the scaled gradients overflowed, which makes the scaler skip the step.
     """
     if real.shape != fake.shape:
         raise ValueError(f"real and fake batches differ in shape: {tuple(real.shape)} vs {tuple(fake.shape)}")
@@ -92,3 +110,14 @@ def gradient_penalty(
     if one_sided:
         excess = excess.clamp(min=0)
     return excess.pow(2).mean()
+
+
+def drift_penalty(real_scores: Tensor) -> Tensor:
+    """E[D(x)^2], which keeps a critic's scores from drifting far from zero (Karras et al. 2017, appendix A.1,
+    weighted there by epsilon_drift = 0.001)."""
+    return real_scores.float().pow(2).mean()
+
+
+def reconstruction_loss(images: Tensor, reconstructions: Tensor) -> Tensor:
+    """BEGAN's L(v) = |v - D(v)| with eta = 1: an auto-encoder's mean pixel-wise L1 error (Berthelot et al. 2017)."""
+    return (images.float() - reconstructions.float()).abs().mean()

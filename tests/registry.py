@@ -8,21 +8,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from lightning.pytorch import LightningDataModule
 
-from datamodules import DigitsDataModule
-from lightning_gans.models import DCGAN, GAN, GANModule
+from datamodules import DigitsDataModule, PairedImageDataModule, UnpairedImageDataModule
+from lightning_gans.models import BEGAN, DCGAN, GAN, WGAN, WGANGP, CycleGAN, GANModule, ImprovedGAN, Pix2Pix, ProGAN
+from tests.translation_data import digit_translation_root
 
 
 @dataclass(frozen=True)
 class Variant:
     make_model: Callable[[], GANModule]
     make_data: Callable[[], LightningDataModule]
+    #: The protocol the model follows: SampleSource (images from noise) or TranslationSource (image to image).
+    protocol: Literal["sample", "translation"] = "sample"
 
 
 def tiny_digits(image_size: int = 16) -> DigitsDataModule:
     return DigitsDataModule(image_size=image_size, batch_size=8, num_workers=0)
+
+
+def tiny_translation_data(datamodule: type, dataset: str) -> LightningDataModule:
+    return datamodule(
+        root=str(digit_translation_root()),
+        dataset=dataset,
+        download=False,
+        channels=1,
+        image_size=8,
+        batch_size=8,
+        num_workers=0,
+    )
 
 
 VARIANTS: dict[str, Variant] = {
@@ -49,5 +65,104 @@ VARIANTS: dict[str, Variant] = {
             scheduler_g={"class_path": "torch.optim.lr_scheduler.StepLR", "init_args": {"step_size": 1, "gamma": 0.5}},
         ),
         tiny_digits,
+    ),
+    # n_critic 2 instead of the papers' 5, so that the suite's 3 batches include a generator step.
+    "wgan": Variant(
+        lambda: WGAN(
+            image_size=16, channels=1, latent_dim=8, generator_features=4, discriminator_features=4, n_critic=2
+        ),
+        tiny_digits,
+    ),
+    "wgan_gp": Variant(
+        lambda: WGANGP(
+            image_size=16, channels=1, latent_dim=8, generator_features=4, discriminator_features=4, n_critic=2
+        ),
+        tiny_digits,
+    ),
+    # Every Improved-GAN technique at once, with an EMA generator (which copies the VBN reference batch).
+    "improved_gan_all_switches": Variant(
+        lambda: ImprovedGAN(
+            image_size=16,
+            channels=1,
+            latent_dim=8,
+            generator_features=4,
+            discriminator_features=4,
+            feature_matching=True,
+            minibatch_kernels=3,
+            minibatch_kernel_dim=2,
+            historical_averaging=1.0,
+            virtual_batch_norm=True,
+            reference_batch_size=4,
+            real_label_range=(0.9, 0.9),
+            ema_decay=0.9,
+        ),
+        tiny_digits,
+    ),
+    # Every ganhacks switch at once.
+    "dcgan_ganhacks": Variant(
+        lambda: DCGAN(
+            image_size=16,
+            channels=1,
+            latent_dim=8,
+            generator_features=4,
+            discriminator_features=4,
+            real_label_range=(0.7, 1.2),
+            fake_label_range=(0.0, 0.3),
+            label_flip_probability=0.1,
+            instance_noise_std=0.1,
+            instance_noise_steps=10,
+            generator_dropout=0.5,
+            generator_upsample="pixel_shuffle",
+        ),
+        tiny_digits,
+    ),
+    "began": Variant(lambda: BEGAN(image_size=16, channels=1, latent_dim=8, embedding_dim=8, filters=4), tiny_digits),
+    # Grows 4 -> 8 -> 16 within the suite's 2 epochs of 3 batches of 8: 4x4 for 8 images, 8x8 fades in over
+    # images 8-28, so that the resume point (24 images) falls mid-fade at alpha 0.8, and 16x16 starts fading
+    # in at 36 images. The EMA generator (paper default) is on.
+    "progan_growing": Variant(
+        lambda: ProGAN(
+            image_size=16,
+            channels=1,
+            latent_dim=8,
+            feature_base=64,
+            feature_max=8,
+            fade_images=20,
+            stabilize_images=8,
+            batch_sizes={4: 8, 8: 8, 16: 8},
+        ),
+        tiny_digits,
+    ),
+    # Unpaired 8x8 digits 0-4 <-> 5-9. A pool smaller than a batch, so it fills and starts swapping in the first
+    # step; a learning rate that decays from the first epoch, so resuming must continue the schedule.
+    "cyclegan": Variant(
+        lambda: CycleGAN(
+            image_size=8,
+            channels=1,
+            generator_features=4,
+            discriminator_features=4,
+            residual_blocks=1,
+            discriminator_layers=1,
+            pool_size=4,
+            constant_lr_epochs=0,
+            decay_lr_epochs=2,
+        ),
+        lambda: tiny_translation_data(UnpairedImageDataModule, "digits_unpaired"),
+        protocol="translation",
+    ),
+    # Paired 8x8 digit | transposed digit, translated right to left; dropout stays on when translating.
+    "pix2pix": Variant(
+        lambda: Pix2Pix(
+            image_size=8,
+            channels=1,
+            direction="BtoA",
+            generator_features=4,
+            discriminator_features=4,
+            discriminator_layers=1,
+            constant_lr_epochs=1,
+            decay_lr_epochs=1,
+        ),
+        lambda: tiny_translation_data(PairedImageDataModule, "digits_paired"),
+        protocol="translation",
     ),
 }

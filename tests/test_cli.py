@@ -14,14 +14,17 @@ from PIL import Image
 
 from datamodules import DigitsDataModule
 from lightning_gans.callbacks import SampleGrid
-from lightning_gans.cli import QUICK_START_EPOCHS, cli_main, load_model, main, process_count
-from lightning_gans.models import DCGAN
+from lightning_gans.cli import QUICK_START_EPOCHS, cli_main, main, process_count
+from lightning_gans.models import DCGAN, load_model
 from tests.test_datamodules import (
     accept_fake_checksums,
     write_celeba_layout,
     write_cifar10_batches,
+    write_lsun_lmdb,
     write_mnist_idx,
+    write_solid_image,
 )
+from tests.translation_data import write_config_data
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 MODEL_CONFIGS = sorted(p.name for p in CONFIGS.glob("*.yaml") if not p.name.startswith("wandb"))
@@ -33,6 +36,19 @@ TINY = {
         "--model.init_args.generator_hidden=[16]",
         "--model.init_args.discriminator_hidden=[8]",
     ],
+    "lightning_gans.models.ImprovedGAN": TINY_DCGAN,
+    # One critic update per generator update, so that fast_dev_run's single batch includes a G update.
+    "lightning_gans.models.WGAN": [*TINY_DCGAN, "--model.init_args.n_critic=1"],
+    "lightning_gans.models.WGANGP": [*TINY_DCGAN, "--model.init_args.n_critic=1"],
+    "lightning_gans.models.BEGAN": ["--model.init_args.filters=4", "--model.init_args.embedding_dim=8"],
+    # batch_sizes=null keeps the test's batch of 4 instead of the paper's 16 and 14.
+    "lightning_gans.models.ProGAN": [
+        "--model.init_args.feature_base=64",
+        "--model.init_args.feature_max=8",
+        "--model.init_args.batch_sizes=null",
+    ],
+    "lightning_gans.models.CycleGAN": [*TINY_DCGAN, "--model.init_args.residual_blocks=1"],
+    "lightning_gans.models.Pix2Pix": TINY_DCGAN,
 }
 
 
@@ -79,12 +95,22 @@ def test_the_data_decides_the_model_geometry(tmp_path):
 @pytest.mark.parametrize("config", MODEL_CONFIGS)
 def test_every_config_parses_and_runs_on_small_data_in_the_real_format(config, tmp_path, monkeypatch):
     accept_fake_checksums(monkeypatch)
-    if "mnist" in config:
+    data_args = [f"--data.init_args.root={tmp_path}", "--data.init_args.download=false"]
+    if write_config_data(CONFIGS / config, tmp_path):  # the image-to-image datamodules' folder layouts
+        pass
+    elif "mnist" in config:
         write_mnist_idx(tmp_path, n_train=16, n_test=4)
     elif "cifar10" in config:
         write_cifar10_batches(tmp_path, n=16)
+    elif "celebahq" in config:  # CelebA-HQ as a folder of image files
+        for index in range(16):
+            write_solid_image(tmp_path / "celeba_hq" / f"{index:05d}.png", (64, 64))
+        data_args = [f"--data.init_args.root={tmp_path / 'celeba_hq'}"]  # ImageFolderDataModule downloads nothing
     elif "celeba" in config:
         write_celeba_layout(tmp_path, n=16)
+    elif "lsun" in config:
+        write_lsun_lmdb(tmp_path, config.removesuffix(".yaml").split("lsun_")[-1], n=16)
+        monkeypatch.chdir(tmp_path)  # torchvision's LSUN writes its key cache into the working directory
     else:
         pytest.fail(f"no small data for {config}: teach this test to build it")
     model_class = next(
@@ -96,8 +122,7 @@ def test_every_config_parses_and_runs_on_small_data_in_the_real_format(config, t
         [
             "fit",
             f"--config={CONFIGS / config}",
-            f"--data.init_args.root={tmp_path}",
-            "--data.init_args.download=false",
+            *data_args,
             "--data.init_args.batch_size=4",
             "--data.init_args.num_workers=0",
             "--trainer.fast_dev_run=1",
@@ -140,7 +165,7 @@ def test_generate_rejects_a_foreign_checkpoint(tmp_path):
         main(["generate", f"--ckpt_path={path}"])
 
 
-@pytest.mark.parametrize("subcommand", ["fit", "generate"])
+@pytest.mark.parametrize("subcommand", ["fit", "generate", "translate"])
 def test_python_dash_m_entry_point(subcommand):
     result = subprocess.run(
         [sys.executable, "-m", "lightning_gans", subcommand, "--help"], capture_output=True, text=True, timeout=120

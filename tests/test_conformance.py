@@ -8,8 +8,8 @@ import pytest
 import torch
 from lightning.pytorch import Trainer, seed_everything
 
-from lightning_gans.cli import load_model
-from tests.registry import VARIANTS
+from lightning_gans.models import load_model
+from tests.registry import VARIANTS, Variant
 
 BATCHES_PER_EPOCH = 3
 
@@ -48,6 +48,22 @@ def variant(request):
     return VARIANTS[request.param]
 
 
+def first_batch(variant: Variant) -> torch.Tensor | list[torch.Tensor]:
+    data = variant.make_data()
+    data.setup("fit")
+    return next(iter(data.train_dataloader()))
+
+
+def made_images(variant: Variant, model: torch.nn.Module, batch) -> list[tuple[torch.Tensor, torch.Size]]:
+    """What the model makes, each with the shape it must have: 5 samples for a model that samples from noise,
+    or each direction's translation of the batch for an image-to-image model (its batches are (A, B))."""
+    if variant.protocol == "translation":
+        sources = dict(zip(("AtoB", "BtoA"), batch, strict=True))
+        return [(model.translate(sources[d], d), sources[d].shape) for d in model.directions]
+    real = model.real_images(batch)
+    return [(model.sample(5), torch.Size((5, *real.shape[1:])))]
+
+
 def test_training_steps_change_generator_and_discriminator(variant, tmp_path):
     seed_everything(0)
     model = variant.make_model()
@@ -62,16 +78,15 @@ def test_training_steps_change_generator_and_discriminator(variant, tmp_path):
 
 def test_samples_have_the_data_shape_and_range(variant):
     model = variant.make_model()
-    data = variant.make_data()
-    data.setup("fit")
-    real = model.real_images(next(iter(data.train_dataloader())))
-    samples = model.sample(5)
-    assert samples.shape == (5, *real.shape[1:])
-    assert samples.min() >= -1 and samples.max() <= 1
-    assert not model.generator.training or model.training  # sampling restores the mode it found
+    for samples, shape in made_images(variant, model, first_batch(variant)):
+        assert samples.shape == shape
+        assert samples.min() >= -1 and samples.max() <= 1
+        assert not model.generator.training or model.training  # sampling restores the mode it found
 
 
 def test_fixed_noise_gives_the_same_samples(variant):
+    if variant.protocol == "translation":
+        pytest.skip("image-to-image models translate images; they draw no latent noise")
     model = variant.make_model()
     a = model.sample(4, generator=torch.Generator().manual_seed(7))
     b = model.sample(4, generator=torch.Generator().manual_seed(7))
@@ -110,5 +125,14 @@ def test_checkpoint_loads_into_a_fresh_module(variant, tmp_path):
     loaded = load_model(ckpt)
     assert type(loaded) is type(model)
     assert_same_state(loaded, model)
+    if variant.protocol == "translation":
+        batch = first_batch(variant)
+        torch.manual_seed(0)  # pix2pix's dropout noise
+        expected = made_images(variant, model, batch)
+        torch.manual_seed(0)
+        assert all(
+            torch.equal(a, b) for (a, _), (b, _) in zip(made_images(variant, loaded, batch), expected, strict=True)
+        )
+        return
     z = model.sample_latent(3)
     assert torch.equal(loaded.generate(z), model.generate(z))

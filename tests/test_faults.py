@@ -17,8 +17,15 @@ TINY = ["--model.init_args.generator_features=4", "--model.init_args.discriminat
 
 
 def run(tmp_path: Path, *args: str):
-    return cli_main(["fit", *args, f"--trainer.default_root_dir={tmp_path}", "--trainer.max_epochs=1",
-                     "--trainer.enable_progress_bar=false"])
+    return cli_main(
+        [
+            "fit",
+            *args,
+            f"--trainer.default_root_dir={tmp_path}",
+            "--trainer.max_epochs=1",
+            "--trainer.enable_progress_bar=false",
+        ]
+    )
 
 
 @pytest.mark.parametrize(
@@ -51,10 +58,22 @@ def test_unknown_class_in_a_config_file_is_named(tmp_path, capsys):
         (["--data.init_args.batch_size=0", *TINY], ValueError, "batch_size must be an integer >= 1"),
         (["--data.init_args.batch_size=-3", *TINY], ValueError, "batch_size must be an integer >= 1"),
         (["--model.init_args.n_critic=0", *TINY], ValueError, "n_critic.*must be >= 1"),
-        (["--data=ImageFolderDataModule", "--data.init_args.root={empty}", *TINY], FileNotFoundError,
-         "No image files in .*empty"),
-        (["--config", str(CONFIGS / "dcgan_mnist.yaml"), "--data.init_args.root={empty}",
-          "--data.init_args.download=false", *TINY], FileNotFoundError, "MNIST not found.*download"),
+        (
+            ["--data=ImageFolderDataModule", "--data.init_args.root={empty}", *TINY],
+            FileNotFoundError,
+            "No image files in .*empty",
+        ),
+        (
+            [
+                "--config",
+                str(CONFIGS / "dcgan_mnist.yaml"),
+                "--data.init_args.root={empty}",
+                "--data.init_args.download=false",
+                *TINY,
+            ],
+            FileNotFoundError,
+            "MNIST not found.*download",
+        ),
     ],
 )
 def test_bad_settings_and_missing_data_fail_before_training(args, error, message, tmp_path):

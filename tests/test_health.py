@@ -23,9 +23,16 @@ def tiny_dcgan(**kwargs) -> DCGAN:
 
 def fit(model, health: TrainingHealth, tmp_path, epochs: int = 1, callbacks=()) -> list[str]:
     """Train on digits; returns the TrainingHealth warnings."""
-    trainer = Trainer(accelerator="cpu", max_epochs=epochs, logger=False, enable_checkpointing=bool(callbacks),
-                      callbacks=[health, *callbacks], enable_progress_bar=False, enable_model_summary=False,
-                      default_root_dir=tmp_path)
+    trainer = Trainer(
+        accelerator="cpu",
+        max_epochs=epochs,
+        logger=False,
+        enable_checkpointing=bool(callbacks),
+        callbacks=[health, *callbacks],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         trainer.fit(model, datamodule=DigitsDataModule(image_size=16, batch_size=64))

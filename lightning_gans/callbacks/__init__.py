@@ -1,5 +1,16 @@
-"""Callbacks that talk to models through ``lightning_gans.models.SampleSource``."""
+"""Callbacks (talking to models through ``lightning_gans.models.SampleSource``) and training plugins."""
 
+from lightning_gans.callbacks.checkpoint_io import AtomicCheckpointIO
+from lightning_gans.callbacks.health import TrainingHealth, TrainingHealthError
+from lightning_gans.callbacks.metrics import GenerativeMetrics
 from lightning_gans.callbacks.sample_grid import SampleGrid
+from lightning_gans.callbacks.translation_grid import TranslationGrid
 
-__all__ = ["SampleGrid"]
+__all__ = [
+    "AtomicCheckpointIO",
+    "GenerativeMetrics",
+    "SampleGrid",
+    "TrainingHealth",
+    "TrainingHealthError",
+    "TranslationGrid",
+]

@@ -11,6 +11,7 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable, instantiate_class
 from torch import Tensor, nn
 from torch.optim import Optimizer
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 # Arguments that are code, not numbers: kept out of the checkpoint's hyperparameters so checkpoints
@@ -35,6 +36,20 @@ class SampleSource(Protocol):
     g_steps: int
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor: ...
+
+
+@runtime_checkable
+class TranslationSource(Protocol):
+    """What callbacks may use of an image-to-image model: its generator-step count, the directions it
+    translates ("AtoB", "BtoA"), whether its training pairs are aligned (then an image's counterpart is
+    its translation's target; otherwise the translation back should give the image again) and ``translate``.
+    Its training batches are ``(A images, B images)``."""
+
+    g_steps: int
+    directions: tuple[str, ...]
+    paired: bool
+
+    def translate(self, images: Tensor, direction: str) -> Tensor: ...
 
 
 @contextmanager
@@ -80,18 +95,24 @@ class GANModule(LightningModule):
       ``get_extra_state``/``set_extra_state`` (extend ``super()``'s dict); both are part of
       ``state_dict`` and so of every checkpoint.
     - More than two optimizers: override ``configure_optimizers`` and ``optimizer_names``.
+    - Image-to-image translation (pix2pix, CycleGAN): pass ``latent_dim=None`` (no latent space, so no
+      ``sample``) and follow ``TranslationSource`` instead of ``SampleSource``.
     """
 
     #: One name per optimizer returned by ``configure_optimizers``, in order; used for logging and counting.
     optimizer_names: tuple[str, ...] = ("d", "g")
+    #: The value ``train/d_loss`` takes when D separates real from fake perfectly (0 for the minimax,
+    #: least-squares and hinge losses); None where the loss has no such floor (Wasserstein critics).
+    #: TrainingHealth watches for D staying there.
+    d_loss_floor: float | None = 0.0
 
     def __init__(
         self,
         generator: nn.Module,
         discriminator: nn.Module,
         *,
-        latent_dim: int,
-        latent_distribution: Literal["normal", "uniform"],
+        latent_dim: int | None,
+        latent_distribution: Literal["normal", "uniform"] | None,
         optimizer_g: OptimizerCallable | dict,
         optimizer_d: OptimizerCallable | dict,
         scheduler_g: LRSchedulerCallable | dict | None,
@@ -100,9 +121,10 @@ class GANModule(LightningModule):
         ema_decay: float | None,
     ) -> None:
         super().__init__()
-        if latent_dim < 1:
+        # latent_dim None: no latent space (image-to-image translation, see TranslationSource).
+        if latent_dim is not None and latent_dim < 1:
             raise ValueError(f"latent_dim must be at least 1, got {latent_dim}")
-        if latent_distribution not in ("normal", "uniform"):
+        if latent_dim is not None and latent_distribution not in ("normal", "uniform"):
             raise ValueError(f"latent_distribution must be 'normal' or 'uniform', got {latent_distribution!r}")
         if n_critic < 1:
             raise ValueError(f"n_critic (discriminator updates per generator update) must be >= 1, got {n_critic}")
@@ -160,6 +182,13 @@ class GANModule(LightningModule):
             for name in self.optimizer_names
             if self.scheduler_factories[name] is not None
         ]
+        watches_metric = any(isinstance(scheduler, ReduceLROnPlateau) for scheduler in schedulers)
+        if watches_metric and type(self).plateau_metric is GANModule.plateau_metric:
+            raise ValueError(
+                f"ReduceLROnPlateau needs a quantity to watch and {type(self).__name__} has none (only variants "
+                "with a convergence measure, e.g. BEGAN's M_global, define plateau_metric). Use a scheduler that "
+                "needs no metric, e.g. torch.optim.lr_scheduler.StepLR or ExponentialLR."
+            )
         return [optimizers[name] for name in self.optimizer_names], schedulers
 
     def update(self, optimizer: Any, loss: Tensor) -> None:
@@ -185,7 +214,18 @@ class GANModule(LightningModule):
     def on_train_epoch_end(self) -> None:
         schedulers = self.lr_schedulers()
         for scheduler in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:
-            scheduler.step()
+            if isinstance(scheduler, ReduceLROnPlateau):
+                scheduler.step(self.plateau_metric())
+            else:
+                scheduler.step()
+
+    def plateau_metric(self) -> Tensor:
+        """The epoch's value of the quantity that ReduceLROnPlateau schedulers watch, read once per epoch.
+
+        Variants with a convergence measure (BEGAN's M_global) override this; for the others such a
+        scheduler is refused when the optimizers are built.
+        """
+        raise NotImplementedError(f"{type(self).__name__} defines no plateau_metric")
 
     def _optimizer_name(self, optimizer: Any) -> str:
         raw = getattr(optimizer, "optimizer", optimizer)  # unwrap LightningOptimizer
@@ -218,6 +258,11 @@ class GANModule(LightningModule):
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """n latent vectors; a seeded ``generator`` gives the same vectors every time (fixed noise for grids)."""
+        if self.hparams.get("latent_dim") is None:
+            raise TypeError(
+                f"{type(self).__name__} has no latent space to sample from: it translates images. Use its "
+                "translate(images, direction) (on the command line: lightning-gans translate)."
+            )
         shape = (n, self.hparams.latent_dim)
         device = generator.device if generator is not None else self.device
         if self.hparams.latent_distribution == "normal":
@@ -233,9 +278,13 @@ class GANModule(LightningModule):
 
     @torch.no_grad()
     def generate(self, latent: Tensor) -> Tensor:
-        net = self.generator_ema if self.generator_ema is not None else self.generator
-        with eval_mode(net):
+        with eval_mode(self.sampling_generator) as net:
             return net(latent)
+
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The generator that ``sample`` and ``generate`` use: the EMA one when there is one."""
+        return self.generator_ema if self.generator_ema is not None else self.generator
 
     def forward(self, z: Tensor) -> Tensor:
         return self.generator(z)
