@@ -1,4 +1,4 @@
-"""FID, KID and IS that agree with torch-fidelity: feature extractors, cached real statistics, the metrics.
+"""FID, KID and IS that agree with torch-fidelity (feature extractors, cached real statistics), and ProGAN's SWD.
 
 The training-time callback is ``lightning_gans.callbacks.GenerativeMetrics``; this package is its machinery and
 works on its own (see ``FidelityMetrics`` and ``reference_statistics``).
@@ -27,6 +27,7 @@ from lightning_gans.metrics.reference import (
     reference_loader,
     reference_statistics,
 )
+from lightning_gans.metrics.swd import SlicedWassersteinDistance
 
 __all__ = [
     "METRICS",
@@ -34,6 +35,7 @@ __all__ = [
     "FidelityMetrics",
     "InceptionV3Features",
     "ReferenceStatistics",
+    "SlicedWassersteinDistance",
     "build_feature_extractor",
     "default_cache_dir",
     "extract",
