@@ -91,10 +91,10 @@ class TrainingHealth(Callback):
             rank_zero_info(f"TrainingHealth: {type(pl_module).__name__} draws no samples; no collapse check.")
 
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch, batch_idx: int) -> None:
-        if self.real_diversity is None and isinstance(batch, (tuple, list)) and isinstance(batch[0], Tensor):
-            self.real_diversity = diversity(batch[0][: self.num_samples])
-        elif self.real_diversity is None and isinstance(batch, Tensor):
-            self.real_diversity = diversity(batch[: self.num_samples])
+        # Datasets yield images, or (images, labels) pairs.
+        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        if self.real_diversity is None and isinstance(images, Tensor):
+            self.real_diversity = diversity(images[: self.num_samples])
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx: int) -> None:
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}

@@ -263,12 +263,8 @@ class GANModule(LightningModule):
                 f"{type(self).__name__} has no latent space to sample from: it translates images. Use its "
                 "translate(images, direction) (on the command line: lightning-gans translate)."
             )
-        shape = (n, self.hparams.latent_dim)
         device = generator.device if generator is not None else self.device
-        if self.hparams.latent_distribution == "normal":
-            z = torch.randn(shape, generator=generator, device=device)
-        else:
-            z = torch.rand(shape, generator=generator, device=device) * 2 - 1
+        z = draw_latent((n, self.hparams.latent_dim), self.hparams.latent_distribution, generator, device)
         return z.to(self.device)
 
     @torch.no_grad()
@@ -288,6 +284,18 @@ class GANModule(LightningModule):
 
     def forward(self, z: Tensor) -> Tensor:
         return self.generator(z)
+
+
+def draw_latent(
+    shape: tuple[int, ...],
+    distribution: str,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """Latent vectors from N(0, 1) ("normal") or U(-1, 1) ("uniform")."""
+    if distribution == "normal":
+        return torch.randn(shape, generator=generator, device=device)
+    return torch.rand(shape, generator=generator, device=device) * 2 - 1
 
 
 def _rng_state() -> dict[str, Any]:

@@ -10,7 +10,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
 from lightning_gans import losses
-from lightning_gans.models.base import GANModule, adam
+from lightning_gans.models.base import GANModule, adam, draw_latent
 from lightning_gans.models.gan import generator_loss_fn
 from lightning_gans.models.ganhacks import GANHacks
 from lightning_gans.nn import (
@@ -106,8 +106,7 @@ class ImprovedGAN(GANModule):
         discriminator.apply(dcgan_init)
         if virtual_batch_norm:
             # Drawn like the initial weights, from the model's latent distribution.
-            shape = (reference_batch_size, latent_dim)
-            reference = torch.randn(shape) if latent_distribution == "normal" else torch.rand(shape) * 2 - 1
+            reference = draw_latent((reference_batch_size, latent_dim), latent_distribution)
             generator = ReferenceBatchGenerator(generator, reference)
         super().__init__(
             generator,
