@@ -1,6 +1,6 @@
 """GAN variants as LightningModules, one paper per file."""
 
-from lightning_gans.models.base import GANModule, SampleSource, TranslationSource
+from lightning_gans.models.base import CodeSource, ConditionalSource, GANModule, SampleSource, TranslationSource
 from lightning_gans.models.began import BEGAN
 from lightning_gans.models.checkpoint import check_checkpoint, load_model
 from lightning_gans.models.cyclegan import CycleGAN
@@ -27,4 +27,6 @@ __all__ = [
     "CycleGAN",
     "Pix2Pix",
     "TranslationSource",
+    "ConditionalSource",
+    "CodeSource",
 ]

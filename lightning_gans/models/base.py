@@ -52,6 +52,41 @@ class TranslationSource(Protocol):
     def translate(self, images: Tensor, direction: str) -> Tensor: ...
 
 
+@runtime_checkable
+class ConditionalSource(Protocol):
+    """A ``SampleSource`` whose samples are asked for by class: ``labels`` (n,) of ints in
+    [0, num_classes), or None for labels drawn uniformly. ``generate`` decodes given latents for given labels."""
+
+    g_steps: int
+    num_classes: int
+
+    def sample(self, n: int, generator: torch.Generator | None = None, labels: Tensor | None = None) -> Tensor: ...
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor: ...
+
+    def generate(self, latent: Tensor, labels: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
+class CodeSource(Protocol):
+    """A ``SampleSource`` with interpretable latent codes (InfoGAN): its latent is noise plus
+    ``categorical_codes`` (the number of values of each categorical code) plus ``continuous_codes``
+    continuous ones. ``latent_from_codes(noise, categorical, continuous)`` assembles latents from noise
+    (n, noise_dim), code values (n, len(categorical_codes)) of ints and (n, continuous_codes) of floats,
+    for ``generate``."""
+
+    g_steps: int
+    noise_dim: int
+    categorical_codes: tuple[int, ...]
+    continuous_codes: int
+
+    def sample_noise(self, n: int, generator: torch.Generator | None = None) -> Tensor: ...
+
+    def latent_from_codes(self, noise: Tensor, categorical: Tensor, continuous: Tensor) -> Tensor: ...
+
+    def generate(self, latent: Tensor) -> Tensor: ...
+
+
 @contextmanager
 def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
     """Put ``module`` in eval mode for the block and restore its previous mode after."""
@@ -97,6 +132,10 @@ class GANModule(LightningModule):
     - More than two optimizers: override ``configure_optimizers`` and ``optimizer_names``.
     - Image-to-image translation (pix2pix, CycleGAN): pass ``latent_dim=None`` (no latent space, so no
       ``sample``) and follow ``TranslationSource`` instead of ``SampleSource``.
+
+    The GPU recipe, off by default: ``channels_last`` keeps image tensors and convolution weights in NHWC
+    memory order (faster convolutions on tensor cores under bf16/16-mixed); ``torch_compile`` compiles G and
+    D in place with ``nn.Module.compile`` (parameter names, and so checkpoints, stay as they are).
     """
 
     #: One name per optimizer returned by ``configure_optimizers``, in order; used for logging and counting.
@@ -119,6 +158,8 @@ class GANModule(LightningModule):
         scheduler_d: LRSchedulerCallable | dict | None,
         n_critic: int,
         ema_decay: float | None,
+        channels_last: bool = False,
+        torch_compile: bool = False,
     ) -> None:
         super().__init__()
         # latent_dim None: no latent space (image-to-image translation, see TranslationSource).
@@ -142,6 +183,13 @@ class GANModule(LightningModule):
         self.optimizer_factories = {"g": optimizer_g, "d": optimizer_d}
         self.scheduler_factories = {"g": scheduler_g, "d": scheduler_d}
         self.steps = dict.fromkeys(self.optimizer_names, 0)
+
+    def configure_model(self) -> None:
+        if self.hparams.get("channels_last"):
+            self.to(memory_format=torch.channels_last)
+        if self.hparams.get("torch_compile"):
+            self.generator.compile()
+            self.discriminator.compile()
 
     # ----------------------------------------------------------------------------------------- state
     @property
@@ -254,6 +302,8 @@ class GANModule(LightningModule):
                 f"build the model with channels={images.shape[1]}, image_size={images.shape[-1]} (or resize "
                 "the data with the datamodule's image_size)."
             )
+        if self.hparams.get("channels_last"):
+            return images.contiguous(memory_format=torch.channels_last)
         return images
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
