@@ -7,7 +7,8 @@ generator losses by G.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -103,7 +104,9 @@ def gradient_penalty(
     alpha_shape = (real.size(0),) + (1,) * (real.dim() - 1)
     alpha = torch.rand(alpha_shape, device=real.device, generator=generator).to(real.dtype)
     interpolates = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
-    scores = critic(interpolates)
+    # Compiled graphs have no double backward: a torch.compile'd critic runs eagerly for the penalty.
+    with torch.compiler.set_stance("force_eager"):
+        scores = critic(interpolates)
     (grads,) = torch.autograd.grad((scores * grad_scale).sum(), interpolates, create_graph=True)
     grads = grads.float() / grad_scale
     excess = grads.flatten(1).norm(2, dim=1) - target_norm
@@ -121,3 +124,32 @@ def drift_penalty(real_scores: Tensor) -> Tensor:
 def reconstruction_loss(images: Tensor, reconstructions: Tensor) -> Tensor:
     """BEGAN's L(v) = |v - D(v)| with eta = 1: an auto-encoder's mean pixel-wise L1 error (Berthelot et al. 2017)."""
     return (images.float() - reconstructions.float()).abs().mean()
+
+
+def mutual_information_loss(
+    categorical_logits: Sequence[Tensor],
+    categorical: Tensor,
+    continuous_means: Tensor,
+    continuous: Tensor,
+    continuous_log_stds: Tensor | None = None,
+    *,
+    lambda_categorical: float = 1.0,
+    lambda_continuous: float = 0.1,
+) -> Tensor:
+    """InfoGAN's -lambda L_I(G, Q) (Chen et al. 2016, eq. 5) without its constant H(c): the negative
+    log-likelihood of the codes G was given under Q's posterior, summed over codes and averaged over the batch.
+
+    ``categorical_logits`` holds one (batch, values) tensor per categorical code and ``categorical`` the values
+    drawn, (batch, codes) of ints; each adds its cross-entropy, weighted by ``lambda_categorical``. The
+    continuous codes (batch, codes) are scored under a factored Gaussian with ``continuous_means`` and
+    ``continuous_log_stds`` (standard deviation 1 where None, which leaves half a squared error plus
+    log(2 pi) / 2 per code), weighted by ``lambda_continuous``.
+    """
+    categorical_nll = sum(
+        (F.cross_entropy(logits.float(), categorical[:, index]) for index, logits in enumerate(categorical_logits)),
+        start=torch.zeros((), device=categorical.device),
+    )
+    log_stds = torch.zeros_like(continuous_means) if continuous_log_stds is None else continuous_log_stds
+    standardized = (continuous.float() - continuous_means.float()) * torch.exp(-log_stds.float())
+    gaussian_nll = log_stds.float() + 0.5 * standardized.pow(2) + 0.5 * math.log(2 * math.pi)
+    return lambda_categorical * categorical_nll + lambda_continuous * gaussian_nll.sum(1).mean()

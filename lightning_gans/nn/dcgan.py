@@ -115,6 +115,18 @@ class DCGANDiscriminator(nn.Module):
         """The body's 4x4 feature maps, flattened: (batch, out_features * 16)."""
         return self.body(x).flatten(1)
 
+    def pooled_features(self, x: torch.Tensor) -> torch.Tensor:
+        """D as a feature extractor (the paper's section 5.1): the output of every convolutional block of the
+        body (after its activation), each max-pooled to 4x4, flattened and concatenated:
+        (batch, 16 * sum of the blocks' widths). Call it in eval mode, so batch norm uses its running statistics.
+        """
+        pooled = []
+        for layer in self.body:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                pooled.append(nn.functional.adaptive_max_pool2d(x, 4).flatten(1))
+        return torch.cat(pooled, dim=1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x)).view(x.size(0))
 

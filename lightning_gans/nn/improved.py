@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils import parameters_to_vector
 
 
 class MinibatchDiscrimination(nn.Module):
@@ -103,6 +102,12 @@ class ReferenceBatchGenerator(nn.Module):
         return images[len(self.reference_latents) :]
 
 
+def flat_parameters(network: nn.Module) -> Tensor:
+    """All of ``network``'s parameters in one vector, in logical order whatever their memory format
+    (torch's ``parameters_to_vector`` cannot flatten channels_last weights)."""
+    return torch.cat([parameter.reshape(-1) for parameter in network.parameters()])
+
+
 class HistoricalAverage(nn.Module):
     """Section 3.3: the running mean of a network's parameters over its past steps.
 
@@ -113,13 +118,13 @@ class HistoricalAverage(nn.Module):
 
     def __init__(self, network: nn.Module) -> None:
         super().__init__()
-        self.register_buffer("mean", parameters_to_vector(network.parameters()).detach().clone())
+        self.register_buffer("mean", flat_parameters(network).detach().clone())
         self.register_buffer("count", torch.tensor(1, dtype=torch.long))
 
     def penalty(self, network: nn.Module) -> Tensor:
-        return (parameters_to_vector(network.parameters()).float() - self.mean).pow(2).sum()
+        return (flat_parameters(network).float() - self.mean).pow(2).sum()
 
     @torch.no_grad()
     def update(self, network: nn.Module) -> None:
         self.count += 1
-        self.mean += (parameters_to_vector(network.parameters()).float() - self.mean) / self.count
+        self.mean += (flat_parameters(network).float() - self.mean) / self.count
