@@ -9,8 +9,9 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
+from torch.optim import Optimizer
 
-from lightning_gans.models.base import SampleSource
+from lightning_gans.models.base import SampleSource, gradient_norm, logs_this_batch
 
 Action = Literal["warn", "stop"]
 NETWORKS = {"d": "discriminator", "g": "generator"}
@@ -28,8 +29,10 @@ class TrainingHealth(Callback):
     - Discriminator wins: ``train/d_loss`` within ``d_loss_tolerance`` of the model's ``d_loss_floor`` (the
       value when D separates real from fake perfectly) for ``d_win_patience`` consecutive batches. Skipped for
       models without such a floor (Wasserstein critics), which say so with ``d_loss_floor = None``.
-    - Exploding gradients: a logged ``train/<network>_grad_norm`` above ``max_grad_norm``.
-    - Not finite: a logged ``train/*`` value, or (every ``check_every_n_steps``) a weight, is NaN or infinite.
+    - Exploding gradients: the gradient norm of a network, taken here after every optimizer step (models log
+      theirs only every ``log_every_n_steps`` batches), above ``max_grad_norm``.
+    - Not finite: a logged ``train/*`` value or a gradient norm, or (every ``check_every_n_steps``) a weight, is
+      NaN or infinite.
     - Mode collapse (every ``check_every_n_steps`` after ``warmup_steps`` batches): the mean pairwise distance
       of ``num_samples`` fixed-noise samples falls below ``min_diversity_ratio`` times that of a real batch.
 
@@ -79,6 +82,7 @@ class TrainingHealth(Callback):
         self.d_win_streak = 0
         self.real_diversity: float | None = None
         self.warned: set[str] = set()
+        self.grad_norms: dict[str, float] = {}  # this batch's, one per optimizer
 
     def state_dict(self) -> dict:
         return {"d_win_streak": self.d_win_streak, "real_diversity": self.real_diversity}
@@ -95,9 +99,25 @@ class TrainingHealth(Callback):
         images = batch[0] if isinstance(batch, (tuple, list)) else batch
         if self.real_diversity is None and isinstance(images, Tensor):
             self.real_diversity = diversity(images[: self.num_samples])
+        self.grad_norms = {}
+
+    def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: Optimizer) -> None:
+        norm = gradient_norm(optimizer)
+        if norm is None:
+            return
+        index = trainer.optimizers.index(optimizer)
+        name = pl_module.optimizer_names[index] if hasattr(pl_module, "optimizer_names") else str(index)
+        key, norm = f"train/{name}_grad_norm", float(norm)
+        self.grad_norms[key] = norm
+        if not math.isfinite(norm):
+            # Before the step is taken: a network whose weights are already bad made this gradient bad too
+            # (D's gradients go NaN on a NaN generator's fakes); otherwise this network is diverging now.
+            bad_weights = [child for child, module in pl_module.named_children() if not all_finite(module)]
+            self.report_not_finite(key, norm, bad_weights[0] if bad_weights else NETWORKS.get(name, "a network"))
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx: int) -> None:
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
+        metrics.update(self.grad_norms)
         step = trainer.fit_loop.total_batch_idx
         self.check_finite_metrics(metrics)
         self.check_discriminator_win(pl_module, metrics)
@@ -111,11 +131,14 @@ class TrainingHealth(Callback):
         for key, value in metrics.items():
             if not math.isfinite(value):
                 network = next((name for prefix, name in NETWORKS.items() if f"/{prefix}_" in key), "a network")
-                self.report(
-                    "not_finite",
-                    f"{key} became {value}: {network} diverged. Lower its learning rate, add a gradient penalty or "
-                    "clipping, or use bf16-mixed instead of 16-mixed.",
-                )
+                self.report_not_finite(key, value, network)
+
+    def report_not_finite(self, key: str, value: float, network: str) -> None:
+        self.report(
+            "not_finite",
+            f"{key} became {value}: {network} diverged. Lower its learning rate, add a gradient penalty or "
+            "clipping, or use bf16-mixed instead of 16-mixed.",
+        )
 
     def check_finite_weights(self, pl_module: LightningModule) -> None:
         for name, parameter in pl_module.named_parameters():
@@ -132,7 +155,8 @@ class TrainingHealth(Callback):
             return
         won = metrics["train/d_loss"] - floor < self.d_loss_tolerance
         self.d_win_streak = self.d_win_streak + 1 if won else 0
-        pl_module.log("health/d_win_streak", float(self.d_win_streak))
+        if logs_this_batch(pl_module.trainer):  # a self.log costs Lightning about half a millisecond
+            pl_module.log("health/d_win_streak", float(self.d_win_streak))
         if self.d_win_streak >= self.d_win_patience:
             self.report(
                 "discriminator_win",
@@ -189,6 +213,10 @@ class TrainingHealth(Callback):
 def draws_samples(pl_module: LightningModule) -> bool:
     """Whether the model has a latent space to sample (translation models follow SampleSource but have none)."""
     return isinstance(pl_module, SampleSource) and pl_module.hparams.get("latent_dim") is not None
+
+
+def all_finite(module: torch.nn.Module) -> bool:
+    return all(torch.isfinite(parameter).all() for parameter in module.parameters())
 
 
 def diversity(images: Tensor) -> float:

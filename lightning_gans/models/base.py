@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import torch
-from lightning.pytorch import LightningModule
+from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable, instantiate_class
 from torch import Tensor, nn
 from torch.optim import Optimizer
@@ -36,6 +36,18 @@ class SampleSource(Protocol):
     g_steps: int
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor: ...
+
+
+@runtime_checkable
+class LatentSource(Protocol):
+    """A ``SampleSource`` whose latents can be drawn and decoded apart (latent walks, vector arithmetic):
+    ``sample_latent`` gives (n, ...) latents, ``generate`` decodes them to images in [-1, 1]."""
+
+    g_steps: int
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor: ...
+
+    def generate(self, latent: Tensor) -> Tensor: ...
 
 
 @runtime_checkable
@@ -133,9 +145,15 @@ class GANModule(LightningModule):
     - Image-to-image translation (pix2pix, CycleGAN): pass ``latent_dim=None`` (no latent space, so no
       ``sample``) and follow ``TranslationSource`` instead of ``SampleSource``.
 
-    The GPU recipe, off by default: ``channels_last`` keeps image tensors and convolution weights in NHWC
-    memory order (faster convolutions on tensor cores under bf16/16-mixed); ``torch_compile`` compiles G and
-    D in place with ``nn.Module.compile`` (parameter names, and so checkpoints, stay as they are).
+    The GPU recipe, off by default (with ``--trainer.precision bf16-mixed``): ``channels_last`` keeps image
+    batches and 4-D weights in NHWC memory order, which tensor-core convolutions want (fully connected networks have
+    no 4-D weights, so for them it only changes the batches' layout). The results are the same up to rounding, but
+    dropout masks and noise drawn with ``*_like`` follow the memory order, so those draws land on other elements
+    than without it. ``torch_compile`` compiles ``networks_to_compile()`` (G and D, or the networks inside their
+    ``ModuleDict``s) in place with ``nn.Module.compile``, so parameter names, and checkpoints, stay as they are and
+    load into uncompiled models; the EMA generator, used only for sampling, stays eager, and so does a critic's
+    gradient penalty (compiled graphs have no double backward). ``configure_model`` applies both, before Lightning
+    moves the model to its device and wraps it for DDP.
     """
 
     #: One name per optimizer returned by ``configure_optimizers``, in order; used for logging and counting.
@@ -185,11 +203,23 @@ class GANModule(LightningModule):
         self.steps = dict.fromkeys(self.optimizer_names, 0)
 
     def configure_model(self) -> None:
+        # Lightning calls this before it moves the model to its device (which keeps the memory format) and
+        # before it wraps it for DDP, and again on every fit/validate/test call: compile each network once.
         if self.hparams.get("channels_last"):
             self.to(memory_format=torch.channels_last)
         if self.hparams.get("torch_compile"):
-            self.generator.compile()
-            self.discriminator.compile()
+            for network in self.networks_to_compile():
+                if network._compiled_call_impl is None:
+                    network.compile()
+
+    def networks_to_compile(self) -> list[nn.Module]:
+        """What ``torch_compile`` compiles: G and D, or each network in them when they are ``ModuleDict``s
+        (CycleGAN's pairs; a ``ModuleDict`` is never called, so compiling it would compile nothing). Variants
+        whose networks branch on training state (ProGAN's level and fade-in) return their fixed parts instead."""
+        players = (self.generator, self.discriminator)
+        return [
+            net for player in players for net in (player.values() if isinstance(player, nn.ModuleDict) else [player])
+        ]
 
     # ----------------------------------------------------------------------------------------- state
     @property
@@ -253,10 +283,12 @@ class GANModule(LightningModule):
         return self.steps["d"] % self.hparams.n_critic == 0
 
     def on_before_optimizer_step(self, optimizer: Optimizer) -> None:
-        # Called after AMP unscaling, so these are the true gradient norms.
-        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-        if grads:
-            norm = torch.nn.utils.get_total_norm(grads)
+        # Called after AMP unscaling, so these are the true gradient norms. Only on the batches the loggers write:
+        # each self.log costs about half a millisecond of Lightning's bookkeeping (benchmarks/overhead.py).
+        if not logs_this_batch(self.trainer):
+            return
+        norm = gradient_norm(optimizer)
+        if norm is not None:
             self.log(f"train/{self._optimizer_name(optimizer)}_grad_norm", norm)
 
     def on_train_epoch_end(self) -> None:
@@ -334,6 +366,20 @@ class GANModule(LightningModule):
 
     def forward(self, z: Tensor) -> Tensor:
         return self.generator(z)
+
+
+def gradient_norm(optimizer: Optimizer) -> Tensor | None:
+    """The total L2 norm of the gradients of an optimizer's parameters; None when none has a gradient."""
+    grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    return torch.nn.utils.get_total_norm(grads) if grads else None
+
+
+def logs_this_batch(trainer: Trainer) -> bool:
+    """Whether the loggers write what is logged in this training batch: Lightning writes every
+    ``log_every_n_steps`` batches (batches, not optimizer steps), when training stops, and in a fast_dev_run."""
+    every = trainer.log_every_n_steps
+    on_schedule = every > 0 and (trainer.fit_loop.total_batch_idx + 1) % every == 0
+    return on_schedule or trainer.should_stop or bool(trainer.fast_dev_run)
 
 
 def draw_latent(

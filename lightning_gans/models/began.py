@@ -66,6 +66,8 @@ class BEGAN(GANModule):
         scheduler_g: LRSchedulerCallable | None = None,
         scheduler_d: LRSchedulerCallable | None = None,
         ema_decay: float | None = None,
+        channels_last: bool = False,
+        torch_compile: bool = False,
     ) -> None:
         if not 0.0 < gamma <= 1.0:
             raise ValueError(f"gamma (the diversity ratio) must lie in (0, 1]; the paper uses 0.3 to 0.7, got {gamma}")
@@ -82,6 +84,8 @@ class BEGAN(GANModule):
             scheduler_d=scheduler_d,
             n_critic=1,  # simultaneous updates
             ema_decay=ema_decay,
+            channels_last=channels_last,
+            torch_compile=torch_compile,
         )
         self.register_buffer("k", torch.zeros(()))
         # The epoch's mean M_global for ReduceLROnPlateau; persistent, so a mid-epoch checkpoint keeps it,

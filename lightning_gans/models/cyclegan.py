@@ -62,6 +62,8 @@ class CycleGAN(GANModule):
         decay_lr_epochs: int = 100,
         optimizer_g: OptimizerCallable = CYCLEGAN_ADAM,
         optimizer_d: OptimizerCallable = CYCLEGAN_ADAM,
+        channels_last: bool = False,
+        torch_compile: bool = False,
     ) -> None:
         for name, value in (("cycle_weight", cycle_weight), ("identity_weight", identity_weight)):
             if value < 0:
@@ -93,6 +95,8 @@ class CycleGAN(GANModule):
             scheduler_d=schedule,
             n_critic=1,
             ema_decay=None,
+            channels_last=channels_last,
+            torch_compile=torch_compile,
         )
         self.image_pools = nn.ModuleDict(
             {domain: ImagePool(pool_size, (channels, image_size, image_size)) for domain in "AB"}

@@ -64,6 +64,8 @@ class DCGAN(GANModule):
         scheduler_d: LRSchedulerCallable | None = None,
         n_critic: int = 1,
         ema_decay: float | None = None,
+        channels_last: bool = False,
+        torch_compile: bool = False,
     ) -> None:
         generator = DCGANGenerator(
             latent_dim, channels, image_size, generator_features, upsample=generator_upsample, dropout=generator_dropout
@@ -82,6 +84,8 @@ class DCGAN(GANModule):
             scheduler_d=scheduler_d,
             n_critic=n_critic,
             ema_decay=ema_decay,
+            channels_last=channels_last,
+            torch_compile=torch_compile,
         )
         self.generator_loss = generator_loss_fn(generator_loss)
         self.hacks = GANHacks(

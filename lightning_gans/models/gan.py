@@ -49,7 +49,8 @@ class GAN(GANModule):
 
     ganhacks' label and input tricks (``real_label_range``, ``fake_label_range``,
     ``label_flip_probability``, ``instance_noise_std``/``instance_noise_steps``; see
-    ``lightning_gans.models.ganhacks.GANHacks``) are off by default.
+    ``lightning_gans.models.ganhacks.GANHacks``) are off by default. The networks are fully connected, so
+    ``channels_last`` (see ``GANModule``) only changes the batches' memory layout here.
     """
 
     def __init__(
@@ -74,6 +75,8 @@ class GAN(GANModule):
         scheduler_d: LRSchedulerCallable | None = None,
         n_critic: int = 1,
         ema_decay: float | None = None,
+        channels_last: bool = False,
+        torch_compile: bool = False,
     ) -> None:
         super().__init__(
             MLPGenerator(latent_dim, channels, image_size, generator_hidden),
@@ -86,6 +89,8 @@ class GAN(GANModule):
             scheduler_d=scheduler_d,
             n_critic=n_critic,
             ema_decay=ema_decay,
+            channels_last=channels_last,
+            torch_compile=torch_compile,
         )
         self.generator_loss = generator_loss_fn(generator_loss)
         self.hacks = GANHacks(

@@ -79,6 +79,8 @@ class ImprovedGAN(GANModule):
         scheduler_d: LRSchedulerCallable | None = None,
         n_critic: int = 1,
         ema_decay: float | None = None,
+        channels_last: bool = False,
+        torch_compile: bool = False,
     ) -> None:
         if minibatch_kernels < 0:
             raise ValueError(
@@ -119,6 +121,8 @@ class ImprovedGAN(GANModule):
             scheduler_d=scheduler_d,
             n_critic=n_critic,
             ema_decay=ema_decay,
+            channels_last=channels_last,
+            torch_compile=torch_compile,
         )
         self.generator_loss = generator_loss_fn(generator_loss)
         self.hacks = GANHacks(

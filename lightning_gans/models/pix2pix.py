@@ -62,6 +62,8 @@ class Pix2Pix(GANModule):
         decay_lr_epochs: int = 0,
         optimizer_g: OptimizerCallable = PIX2PIX_ADAM,
         optimizer_d: OptimizerCallable = PIX2PIX_ADAM,
+        channels_last: bool = False,
+        torch_compile: bool = False,
     ) -> None:
         if direction not in ("AtoB", "BtoA"):
             raise ValueError(
@@ -88,6 +90,8 @@ class Pix2Pix(GANModule):
             scheduler_d=schedule,
             n_critic=1,
             ema_decay=None,
+            channels_last=channels_last,
+            torch_compile=torch_compile,
         )
 
     @property

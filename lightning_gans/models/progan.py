@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_info
-from torch import Tensor
+from torch import Tensor, nn
 
 from lightning_gans import losses
 from lightning_gans.models.base import GANModule, adam, eval_mode
@@ -101,6 +101,8 @@ class ProGAN(GANModule):
         scheduler_d: LRSchedulerCallable | None = None,
         n_critic: int = 1,
         ema_decay: float | None = 0.999,
+        channels_last: bool = False,
+        torch_compile: bool = False,
     ) -> None:
         last_level = final_level(image_size)
         if fade_images < 1 or stabilize_images < 0:
@@ -123,6 +125,8 @@ class ProGAN(GANModule):
             scheduler_d=scheduler_d,
             n_critic=n_critic,
             ema_decay=ema_decay,
+            channels_last=channels_last,
+            torch_compile=torch_compile,
         )
         self.last_level = last_level
         self.images_seen = 0
@@ -174,6 +178,21 @@ class ProGAN(GANModule):
 
         self.images_seen += real.size(0) * self.trainer.world_size  # the paper counts images over all devices
         self.log_dict({"train/resolution": float(resolution(level)), "train/alpha": alpha})
+
+    def networks_to_compile(self) -> list[nn.Module]:
+        # The whole networks branch on level and alpha, so torch.compile would recompile them at every step of a
+        # fade-in; their blocks are fixed graphs, and the blending between them is cheap enough to run eagerly.
+        g, d = self.generator, self.discriminator
+        return [g.start, *g.blocks, *g.to_rgb, *d.from_rgb, *d.blocks, d.end]
+
+    def configure_model(self) -> None:
+        super().configure_model()
+        if self.hparams.torch_compile:
+            # The compiled blocks share one cache of graphs (nn.Module.compile compiles Module._call_impl), and each
+            # needs a few (either player's turn; inputs with or without grad). Keep them all: past torch's limit (8)
+            # dynamo would run the later, larger blocks eagerly.
+            config = torch._dynamo.config
+            config.recompile_limit = max(config.recompile_limit, 4 * len(self.networks_to_compile()))
 
     # ------------------------------------------------------------------- batch size per resolution
     def phase_batch_size(self) -> int | None:

@@ -80,6 +80,8 @@ class WGAN(GANModule):
         scheduler_d: LRSchedulerCallable | None = None,
         n_critic: int = 5,
         ema_decay: float | None = None,
+        channels_last: bool = False,
+        torch_compile: bool = False,
     ) -> None:
         if clip_value <= 0:
             raise ValueError(f"clip_value (the critic's weight bound c) must be > 0, e.g. 0.01; got {clip_value}")
@@ -98,6 +100,8 @@ class WGAN(GANModule):
             scheduler_d=scheduler_d,
             n_critic=n_critic,
             ema_decay=ema_decay,
+            channels_last=channels_last,
+            torch_compile=torch_compile,
         )
 
     def generator_turn(self) -> bool:

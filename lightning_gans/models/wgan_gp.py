@@ -12,7 +12,13 @@ from torch import Tensor, nn
 from lightning_gans import losses
 from lightning_gans.models.base import GANModule, adam
 from lightning_gans.models.wgan import critic_metrics
-from lightning_gans.nn import DCGANDiscriminator, DCGANGenerator, dcgan_init
+from lightning_gans.nn import (
+    DCGANDiscriminator,
+    DCGANGenerator,
+    WGANGPResNetCritic,
+    WGANGPResNetGenerator,
+    dcgan_init,
+)
 
 # Algorithm 1's Adam: lr 1e-4, betas (0, 0.9).
 WGAN_GP_ADAM = adam(lr=1e-4, betas=(0.0, 0.9))
@@ -20,6 +26,8 @@ WGAN_GP_ADAM = adam(lr=1e-4, betas=(0.0, 0.9))
 # Normalisations that keep the penalty per sample (batch norm would mix the samples of a batch).
 # GroupNorm with one group is layer norm over (C, H, W) with a per-channel scale and shift, as in the authors' code.
 CRITIC_NORMALIZATIONS = {"layer": partial(nn.GroupNorm, 1), "none": None}
+#: The networks: DCGAN's (the paper's section 5 experiments), or the ResNet of its CIFAR-10 results (appendix F).
+ARCHITECTURES = ("dcgan", "resnet")
 
 
 def loss_scale(trainer: Trainer) -> float:
@@ -40,11 +48,23 @@ class WGANGP(GANModule):
     Defaults are the paper's: lambda = 10, n_critic 5, Adam with lr 1e-4 and betas (0, 0.9), batch size 64
     (set in the configs), no batch norm in the critic (``critic_normalization``: "layer", which the paper
     recommends, or "none", as its DCGAN-style CIFAR-10 critic), 128-dimensional Gaussian z as in the
-    authors' code. The networks are DCGAN's, initialised as DCGAN's.
+    authors' code.
+
+    ``architecture`` picks the networks: "dcgan" (DCGAN's, initialised as DCGAN's; any power-of-two size) or
+    "resnet", the residual networks of the paper's CIFAR-10 Inception-score result (appendix F; 32x32 only; see
+    ``lightning_gans.nn.resnet_gp``), initialised as the authors' code. ``generator_features`` and
+    ``discriminator_features`` are DCGAN's widths, or the ResNet's constant width per network (the paper: 128 for
+    both). The paper's ResNet protocol, in configs/wgan_gp_resnet_cifar10.yaml: Adam lr 2e-4, betas (0, 0.9),
+    decayed linearly to 0 over 100k generator iterations, n_critic 5, lambda 10, critic batch 64, no critic
+    normalisation, and ``generator_batch_multiple`` 2 (the authors' code gives G's updates twice the critic's batch).
 
     Options off the paper's defaults: ``one_sided_penalty`` penalises only gradient norms above 1 (the
     paper considers it and prefers the two-sided penalty); ``drift_weight`` epsilon adds
     epsilon * E[f(x)^2], which keeps the critic's scores near zero (Karras et al. 2018 use 0.001).
+
+    Deviations from the authors' ResNet code: the learning rate decays per epoch, not per generator iteration
+    (the base steps schedulers once per epoch); real images get no uniform dequantisation noise; ``sample`` runs G's
+    batch norm on its running statistics (eval mode), where the authors' code always normalises with the batch's.
 
     Mixed precision: under fp16 the penalty's gradients are taken on the loss-scaled critic output and
     unscaled before the norm (``losses.gradient_penalty``), so small gradients do not underflow.
@@ -61,6 +81,8 @@ class WGANGP(GANModule):
         generator_features: int = 64,
         discriminator_features: int = 64,
         critic_normalization: Literal["layer", "none"] = "layer",
+        architecture: Literal["dcgan", "resnet"] = "dcgan",
+        generator_batch_multiple: int = 1,
         penalty_weight: float = 10.0,
         one_sided_penalty: bool = False,
         drift_weight: float = 0.0,
@@ -70,6 +92,8 @@ class WGANGP(GANModule):
         scheduler_d: LRSchedulerCallable | None = None,
         n_critic: int = 5,
         ema_decay: float | None = None,
+        channels_last: bool = False,
+        torch_compile: bool = False,
     ) -> None:
         if critic_normalization not in CRITIC_NORMALIZATIONS:
             raise ValueError(
@@ -77,15 +101,28 @@ class WGANGP(GANModule):
                 "(batch norm is not offered: it makes each sample's gradient depend on the batch, which the "
                 "per-sample penalty assumes it does not)"
             )
+        if architecture not in ARCHITECTURES:
+            raise ValueError(
+                f"architecture must be one of {ARCHITECTURES} (DCGAN's networks or the paper's CIFAR-10 ResNet), "
+                f"got {architecture!r}"
+            )
+        if generator_batch_multiple < 1:
+            raise ValueError(
+                "generator_batch_multiple (G's batch as a multiple of the critic's) must be an integer >= 1, got "
+                f"{generator_batch_multiple}"
+            )
         for name, value in (("penalty_weight", penalty_weight), ("drift_weight", drift_weight)):
             if value < 0:
                 raise ValueError(f"{name} must be >= 0, got {value}")
-        generator = DCGANGenerator(latent_dim, channels, image_size, generator_features)
-        critic = DCGANDiscriminator(
-            channels, image_size, discriminator_features, norm_layer=CRITIC_NORMALIZATIONS[critic_normalization]
-        )
-        generator.apply(dcgan_init)
-        critic.apply(dcgan_init)
+        norm_layer = CRITIC_NORMALIZATIONS[critic_normalization]
+        if architecture == "resnet":  # initialised by their constructors, as in the authors' code
+            generator = WGANGPResNetGenerator(latent_dim, channels, image_size, generator_features)
+            critic = WGANGPResNetCritic(channels, image_size, discriminator_features, norm_layer=norm_layer)
+        else:
+            generator = DCGANGenerator(latent_dim, channels, image_size, generator_features)
+            critic = DCGANDiscriminator(channels, image_size, discriminator_features, norm_layer=norm_layer)
+            generator.apply(dcgan_init)
+            critic.apply(dcgan_init)
         super().__init__(
             generator,
             critic,
@@ -97,6 +134,8 @@ class WGANGP(GANModule):
             scheduler_d=scheduler_d,
             n_critic=n_critic,
             ema_decay=ema_decay,
+            channels_last=channels_last,
+            torch_compile=torch_compile,
         )
 
     def training_step(self, batch: Tensor | tuple, batch_idx: int) -> None:
@@ -125,7 +164,8 @@ class WGANGP(GANModule):
         # G: descend -E[f(G(z))] after every n_critic critic updates.
         if self.generator_turn():
             with self.toggled_optimizer(opt_g):
-                fake_scores = self.discriminator(self.generator(self.sample_latent(real.size(0))))
+                z = self.sample_latent(real.size(0) * hp.generator_batch_multiple)
+                fake_scores = self.discriminator(self.generator(z))
                 g_loss = losses.wasserstein_generator_loss(fake_scores)
                 self.update(opt_g, g_loss)
             self.log("train/g_loss", g_loss, prog_bar=True)
