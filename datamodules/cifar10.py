@@ -27,6 +27,8 @@ class CIFAR10DataModule(DownloadableImageDataModule):
     """
 
     channels = 3
+    #: Labels are 0-9 (class-conditional models check theirs against it).
+    num_classes = 10
     dataset_name = "CIFAR-10"
     folder_name = CIFAR10.base_folder
 

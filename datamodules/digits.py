@@ -28,6 +28,8 @@ class DigitsDataModule(ImageDataModule):
     """
 
     channels = 1
+    #: Labels are 0-9 (class-conditional models check theirs against it).
+    num_classes = 10
 
     def __init__(
         self,

@@ -27,6 +27,8 @@ class MNISTDataModule(DownloadableImageDataModule):
     """
 
     channels = 1
+    #: Labels are 0-9 (class-conditional models check theirs against it).
+    num_classes = 10
     dataset_name = "MNIST"
     folder_name = "MNIST"
 

@@ -21,12 +21,14 @@ from datamodules import ImageFileDataset, image_transform
 from datamodules.image_folder import PIL_MODES
 from lightning_gans.callbacks import (
     AtomicCheckpointIO,
+    ClassGrid,
+    CodeTraversalGrid,
     GenerativeMetrics,
     SampleGrid,
     TrainingHealth,
     TranslationGrid,
 )
-from lightning_gans.models import GANModule, TranslationSource
+from lightning_gans.models import CodeSource, ConditionalSource, GANModule, TranslationSource
 from lightning_gans.models.checkpoint import check_checkpoint, load_model
 
 QUICK_START = {"model": "lightning_gans.models.DCGAN", "data": "datamodules.DigitsDataModule"}
@@ -44,6 +46,8 @@ class GANCLI(LightningCLI):
         )
         parser.add_lightning_class_args(SampleGrid, "sample_grid")
         parser.add_lightning_class_args(TranslationGrid, "translation_grid")
+        parser.add_lightning_class_args(ClassGrid, "class_grid")
+        parser.add_lightning_class_args(CodeTraversalGrid, "code_traversal")
         parser.add_lightning_class_args(TrainingHealth, "health")
         # FID/KID/IS every 10 epochs and at the end; "auto" picks the digit classifier for digits and MNIST.
         parser.add_lightning_class_args(GenerativeMetrics, "generative_metrics")
@@ -59,14 +63,18 @@ class GANCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         trainer = super().instantiate_trainer(**kwargs)
-        # Of the two grids, a model gets the one it can draw: translations for image-to-image models.
-        config = self.config_init[self.subcommand] if self.subcommand else self.config_init
-        unused = config["sample_grid" if isinstance(self.model, TranslationSource) else "translation_grid"]
-        trainer.callbacks = [callback for callback in trainer.callbacks if callback is not unused]
-        if isinstance(self.model, TranslationSource):  # the metrics measure samples drawn from noise
-            trainer.callbacks = [
-                callback for callback in trainer.callbacks if callback is not config["generative_metrics"]
-            ]
+        # Each grid and the metrics go only to the models they can draw or measure, which their protocols tell.
+        model, config = self.model, self.config_init[self.subcommand] if self.subcommand else self.config_init
+        translates = isinstance(model, TranslationSource)
+        fits = {
+            "sample_grid": not translates,
+            "generative_metrics": not translates,  # the metrics measure samples drawn from noise
+            "translation_grid": translates,
+            "class_grid": isinstance(model, ConditionalSource),
+            "code_traversal": isinstance(model, CodeSource),
+        }
+        unfit = [config[key] for key, fit in fits.items() if not fit]
+        trainer.callbacks = [callback for callback in trainer.callbacks if all(callback is not u for u in unfit)]
         return trainer
 
     def before_instantiate_classes(self) -> None:

@@ -13,7 +13,20 @@ from typing import Literal
 from lightning.pytorch import LightningDataModule
 
 from datamodules import DigitsDataModule, PairedImageDataModule, UnpairedImageDataModule
-from lightning_gans.models import BEGAN, DCGAN, GAN, WGAN, WGANGP, CycleGAN, GANModule, ImprovedGAN, Pix2Pix, ProGAN
+from lightning_gans.models import (
+    BEGAN,
+    DCGAN,
+    GAN,
+    WGAN,
+    WGANGP,
+    ConditionalGAN,
+    CycleGAN,
+    GANModule,
+    ImprovedGAN,
+    InfoGAN,
+    Pix2Pix,
+    ProGAN,
+)
 from tests.translation_data import digit_translation_root
 
 
@@ -79,6 +92,30 @@ VARIANTS: dict[str, Variant] = {
         ),
         tiny_digits,
     ),
+    # The paper's CIFAR-10 ResNet at width 8 (32x32 only), with its protocol's switches: no critic normalisation,
+    # G batches twice the critic's and a learning rate that decays linearly to 0.
+    "wgan_gp_resnet": Variant(
+        lambda: WGANGP(
+            image_size=32,
+            channels=1,
+            latent_dim=8,
+            architecture="resnet",
+            generator_features=8,
+            discriminator_features=8,
+            critic_normalization="none",
+            generator_batch_multiple=2,
+            n_critic=2,
+            scheduler_g={
+                "class_path": "torch.optim.lr_scheduler.LinearLR",
+                "init_args": {"start_factor": 1.0, "end_factor": 0.0, "total_iters": 2},
+            },
+            scheduler_d={
+                "class_path": "torch.optim.lr_scheduler.LinearLR",
+                "init_args": {"start_factor": 1.0, "end_factor": 0.0, "total_iters": 2},
+            },
+        ),
+        lambda: tiny_digits(32),
+    ),
     # Every Improved-GAN technique at once, with an EMA generator (which copies the VBN reference batch).
     "improved_gan_all_switches": Variant(
         lambda: ImprovedGAN(
@@ -113,6 +150,34 @@ VARIANTS: dict[str, Variant] = {
             instance_noise_steps=10,
             generator_dropout=0.5,
             generator_upsample="pixel_shuffle",
+        ),
+        tiny_digits,
+    ),
+    # Labels from the digits' batches; an EMA generator, which takes the labels too.
+    "cgan": Variant(
+        lambda: ConditionalGAN(
+            image_size=16,
+            channels=1,
+            latent_dim=8,
+            embedding_dim=4,
+            generator_features=4,
+            discriminator_features=4,
+            ema_decay=0.9,
+        ),
+        tiny_digits,
+    ),
+    # Two categorical codes and Gaussian continuous codes with a learned spread: every part of Q's output.
+    "infogan": Variant(
+        lambda: InfoGAN(
+            image_size=16,
+            channels=1,
+            noise_dim=4,
+            categorical_codes=(3, 2),
+            continuous_codes=2,
+            learn_continuous_std=True,
+            generator_features=4,
+            discriminator_features=4,
+            q_hidden=8,
         ),
         tiny_digits,
     ),

@@ -49,6 +49,8 @@ TINY = {
     ],
     "lightning_gans.models.CycleGAN": [*TINY_DCGAN, "--model.init_args.residual_blocks=1"],
     "lightning_gans.models.Pix2Pix": TINY_DCGAN,
+    "lightning_gans.models.ConditionalGAN": TINY_DCGAN,
+    "lightning_gans.models.InfoGAN": [*TINY_DCGAN, "--model.init_args.q_hidden=8"],
 }
 
 
@@ -174,9 +176,7 @@ def test_python_dash_m_entry_point(subcommand):
     assert ("--model" if subcommand == "fit" else "--ckpt_path") in result.stdout
 
 
-def test_wandb_offline_logs_grids_as_images_and_saves_the_config_twice(tmp_path, monkeypatch):
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+def test_wandb_offline_logs_grids_as_images_and_saves_the_config_twice(tmp_path, offline_wandb):
     args = [
         "--config",
         str(CONFIGS / "wandb_offline.yaml"),

@@ -8,7 +8,7 @@ import pytest
 import torch
 from lightning.pytorch import Trainer, seed_everything
 
-from lightning_gans.models import load_model
+from lightning_gans.models import ConditionalSource, load_model
 from tests.registry import VARIANTS, Variant
 
 BATCHES_PER_EPOCH = 3
@@ -135,4 +135,5 @@ def test_checkpoint_loads_into_a_fresh_module(variant, tmp_path):
         )
         return
     z = model.sample_latent(3)
-    assert torch.equal(loaded.generate(z), model.generate(z))
+    labels = (torch.arange(3) % model.num_classes,) if isinstance(model, ConditionalSource) else ()
+    assert torch.equal(loaded.generate(z, *labels), model.generate(z, *labels))
