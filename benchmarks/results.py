@@ -23,7 +23,9 @@ RESULTS_DIR = Path(__file__).parent / "results"
 
 def environment() -> dict[str, Any]:
     """The machine and library versions a figure was measured on."""
-    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    gpus = (
+        [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    )
     return {
         "machine": platform.machine(),
         "cpu": cpu_model(),

@@ -16,31 +16,16 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import torch
-from lightning.pytorch import Trainer, seed_everything
+from lightning.pytorch import seed_everything
 from torch.utils.data import DataLoader
 
+from benchmarks.training import fit_quietly
 from benchmarks.translation_tasks import write_cifar_horse2deer, write_mnist_edges2digits
 from datamodules import PairedImageDataModule, UnpairedImageDataModule
 from lightning_gans.models import CycleGAN, Pix2Pix
-
-
-def fit(model: torch.nn.Module, data: object, steps: int) -> float:
-    """Train for ``steps`` batches; returns the seconds taken."""
-    trainer = Trainer(
-        accelerator="cpu",
-        max_steps=2 * steps,  # global_step counts D's and G's optimizer steps
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
-    started = time.perf_counter()
-    trainer.fit(model, datamodule=data)
-    return time.perf_counter() - started
 
 
 def test_pairs(data: PairedImageDataModule | UnpairedImageDataModule) -> DataLoader:
@@ -81,7 +66,7 @@ def run_pix2pix(root: Path, steps: int, l1_fraction: float) -> None:
     model = Pix2Pix(image_size=32, channels=1, generator_features=32, discriminator_features=32, discriminator_layers=2)
     data.setup("fit")
     untrained, baseline = pix2pix_test_l1(model, test_pairs(data))
-    seconds = fit(model, data, steps)
+    seconds = fit_quietly(model, data, steps)
     trained, _ = pix2pix_test_l1(model, test_pairs(data))
     passed = trained < l1_fraction * baseline
     print(
@@ -100,7 +85,7 @@ def run_cyclegan(root: Path, steps: int, cycle_fraction: float) -> None:
     model = CycleGAN(image_size=32, generator_features=16, discriminator_features=16, residual_blocks=3)
     data.setup("fit")
     untrained = cyclegan_test_cycle_l1(model, test_pairs(data))
-    seconds = fit(model, data, steps)
+    seconds = fit_quietly(model, data, steps)
     trained = cyclegan_test_cycle_l1(model, test_pairs(data))
     passed = trained < cycle_fraction * untrained
     print(
