@@ -19,6 +19,27 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 NOT_HYPERPARAMETERS = ("generator", "discriminator", "optimizer_g", "optimizer_d", "scheduler_g", "scheduler_d")
 
 
+#: The settings a variant's ``__init__`` hands to GANModule unchanged, under the same names.
+PASSED_TO_BASE = (
+    "optimizer_g",
+    "optimizer_d",
+    "scheduler_g",
+    "scheduler_d",
+    "n_critic",
+    "ema_decay",
+    "channels_last",
+    "torch_compile",
+)
+
+
+def base_settings(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The ``PASSED_TO_BASE`` settings among a variant's ``__init__`` arguments (pass ``locals()``).
+
+    Variants keep explicit signatures, which LightningCLI reads; this spares them naming each setting twice.
+    One the variant lacks is left out, and GANModule then refuses the call for want of it."""
+    return {name: arguments[name] for name in PASSED_TO_BASE if name in arguments}
+
+
 def adam(lr: float, betas: tuple[float, float]) -> dict[str, Any]:
     """An Adam optimizer as a ``class_path``/``init_args`` spec: serialisable, so LightningCLI shows it."""
     return {"class_path": "torch.optim.Adam", "init_args": {"lr": lr, "betas": list(betas)}}
@@ -113,7 +134,8 @@ def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
 class GANModule(LightningModule):
     """A two-player game trained with manual optimisation.
 
-    A variant builds its networks (plain ``nn.Module``s from ``lightning_gans.nn``), passes them here,
+    A variant builds its networks (plain ``nn.Module``s from ``lightning_gans.nn``), passes them here (with
+    its optimizer, schedule, n_critic, EMA and GPU settings as ``**base_settings(locals())``),
     and writes ``training_step`` as its paper's algorithm box on these helpers:
 
     - ``opt_d, opt_g = self.optimizers()``; inside ``with self.toggled_optimizer(opt):`` compute a loss

@@ -11,7 +11,7 @@ from torch import Tensor
 from torchmetrics import MeanMetric
 
 from lightning_gans import losses
-from lightning_gans.models.base import GANModule, adam
+from lightning_gans.models.base import GANModule, adam, base_settings
 from lightning_gans.nn import BEGANDecoder, BEGANDiscriminator
 
 # The paper: Adam with a learning rate of 1e-4 (it names no betas; these are Adam's own defaults).
@@ -78,14 +78,8 @@ class BEGAN(GANModule):
             BEGANDiscriminator(channels, image_size, filters, embedding_dim),
             latent_dim=latent_dim,
             latent_distribution=latent_distribution,
-            optimizer_g=optimizer_g,
-            optimizer_d=optimizer_d,
-            scheduler_g=scheduler_g,
-            scheduler_d=scheduler_d,
             n_critic=1,  # simultaneous updates
-            ema_decay=ema_decay,
-            channels_last=channels_last,
-            torch_compile=torch_compile,
+            **base_settings(locals()),
         )
         self.register_buffer("k", torch.zeros(()))
         # The epoch's mean M_global for ReduceLROnPlateau; persistent, so a mid-epoch checkpoint keeps it,

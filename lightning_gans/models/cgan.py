@@ -9,7 +9,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 
 from lightning_gans import losses
-from lightning_gans.models.base import GANModule, eval_mode
+from lightning_gans.models.base import GANModule, base_settings, eval_mode
 from lightning_gans.models.dcgan import DCGAN_ADAM
 from lightning_gans.models.gan import generator_loss_fn
 from lightning_gans.models.ganhacks import GANHacks
@@ -98,14 +98,7 @@ class ConditionalGAN(GANModule):
             discriminator,
             latent_dim=latent_dim,
             latent_distribution=latent_distribution,
-            optimizer_g=optimizer_g,
-            optimizer_d=optimizer_d,
-            scheduler_g=scheduler_g,
-            scheduler_d=scheduler_d,
-            n_critic=n_critic,
-            ema_decay=ema_decay,
-            channels_last=channels_last,
-            torch_compile=torch_compile,
+            **base_settings(locals()),
         )
         self.generator_loss = generator_loss_fn(generator_loss)
         self.hacks = GANHacks(

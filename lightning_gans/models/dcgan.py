@@ -7,7 +7,7 @@ from typing import Literal
 
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 
-from lightning_gans.models.base import GANModule, adam
+from lightning_gans.models.base import GANModule, adam, base_settings
 from lightning_gans.models.gan import GAN, generator_loss_fn
 from lightning_gans.models.ganhacks import GANHacks
 from lightning_gans.nn import DCGANDiscriminator, DCGANGenerator, dcgan_init
@@ -78,14 +78,7 @@ class DCGAN(GANModule):
             discriminator,
             latent_dim=latent_dim,
             latent_distribution=latent_distribution,
-            optimizer_g=optimizer_g,
-            optimizer_d=optimizer_d,
-            scheduler_g=scheduler_g,
-            scheduler_d=scheduler_d,
-            n_critic=n_critic,
-            ema_decay=ema_decay,
-            channels_last=channels_last,
-            torch_compile=torch_compile,
+            **base_settings(locals()),
         )
         self.generator_loss = generator_loss_fn(generator_loss)
         self.hacks = GANHacks(

@@ -13,7 +13,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
 from lightning_gans import losses
-from lightning_gans.models.base import GANModule, adam, draw_latent, eval_mode
+from lightning_gans.models.base import GANModule, adam, base_settings, draw_latent, eval_mode
 from lightning_gans.nn import DCGANDiscriminator, DCGANGenerator, InfoGANQHead, dcgan_init
 
 # The paper's Adam (appendix C): lr 2e-4 for D, 1e-3 for G (and Q, which trains with G), beta1 0.5.
@@ -95,14 +95,7 @@ class InfoGAN(GANModule):
             discriminator,
             latent_dim=latent_dim,
             latent_distribution=noise_distribution,
-            optimizer_g=optimizer_g,
-            optimizer_d=optimizer_d,
-            scheduler_g=scheduler_g,
-            scheduler_d=scheduler_d,
-            n_critic=n_critic,
-            ema_decay=ema_decay,
-            channels_last=channels_last,
-            torch_compile=torch_compile,
+            **base_settings(locals()),
         )
         self.q_head = q_head
         self.noise_dim = noise_dim

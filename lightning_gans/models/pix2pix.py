@@ -11,7 +11,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 
 from lightning_gans import losses
-from lightning_gans.models.base import GANModule, adam, eval_mode
+from lightning_gans.models.base import GANModule, adam, base_settings, eval_mode
 from lightning_gans.models.translation import check_direction, image_pair, linear_decay
 from lightning_gans.nn import PatchGANDiscriminator, UNetGenerator, dcgan_init
 
@@ -84,14 +84,11 @@ class Pix2Pix(GANModule):
             discriminator,
             latent_dim=None,
             latent_distribution=None,
-            optimizer_g=optimizer_g,
-            optimizer_d=optimizer_d,
             scheduler_g=schedule,
             scheduler_d=schedule,
             n_critic=1,
             ema_decay=None,
-            channels_last=channels_last,
-            torch_compile=torch_compile,
+            **base_settings(locals()),
         )
 
     @property

@@ -13,7 +13,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 
 from lightning_gans import losses
-from lightning_gans.models.base import GANModule, adam, eval_mode
+from lightning_gans.models.base import GANModule, adam, base_settings, eval_mode
 from lightning_gans.models.wgan_gp import loss_scale
 from lightning_gans.nn import ProGANDiscriminator, ProGANGenerator
 from lightning_gans.nn.progan import final_level, real_images_at, resolution
@@ -119,14 +119,7 @@ class ProGAN(GANModule):
             ProGANDiscriminator(channels, image_size, feature_base, feature_max, mbstd_group_size),
             latent_dim=latent_dim,
             latent_distribution=latent_distribution,
-            optimizer_g=optimizer_g,
-            optimizer_d=optimizer_d,
-            scheduler_g=scheduler_g,
-            scheduler_d=scheduler_d,
-            n_critic=n_critic,
-            ema_decay=ema_decay,
-            channels_last=channels_last,
-            torch_compile=torch_compile,
+            **base_settings(locals()),
         )
         self.last_level = last_level
         self.images_seen = 0

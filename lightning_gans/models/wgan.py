@@ -9,7 +9,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
 from lightning_gans import losses
-from lightning_gans.models.base import GANModule
+from lightning_gans.models.base import GANModule, base_settings
 from lightning_gans.nn import DCGANDiscriminator, DCGANGenerator, dcgan_init
 
 # The paper's RMSprop with lr 5e-5 (Algorithm 1: momentum-based optimizers made the critic unstable).
@@ -94,14 +94,7 @@ class WGAN(GANModule):
             critic,
             latent_dim=latent_dim,
             latent_distribution=latent_distribution,
-            optimizer_g=optimizer_g,
-            optimizer_d=optimizer_d,
-            scheduler_g=scheduler_g,
-            scheduler_d=scheduler_d,
-            n_critic=n_critic,
-            ema_decay=ema_decay,
-            channels_last=channels_last,
-            torch_compile=torch_compile,
+            **base_settings(locals()),
         )
 
     def generator_turn(self) -> bool:

@@ -10,7 +10,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
 from lightning_gans import losses
-from lightning_gans.models.base import GANModule, adam
+from lightning_gans.models.base import GANModule, adam, base_settings
 from lightning_gans.models.wgan import critic_metrics
 from lightning_gans.nn import (
     DCGANDiscriminator,
@@ -128,14 +128,7 @@ class WGANGP(GANModule):
             critic,
             latent_dim=latent_dim,
             latent_distribution=latent_distribution,
-            optimizer_g=optimizer_g,
-            optimizer_d=optimizer_d,
-            scheduler_g=scheduler_g,
-            scheduler_d=scheduler_d,
-            n_critic=n_critic,
-            ema_decay=ema_decay,
-            channels_last=channels_last,
-            torch_compile=torch_compile,
+            **base_settings(locals()),
         )
 
     def training_step(self, batch: Tensor | tuple, batch_idx: int) -> None:
