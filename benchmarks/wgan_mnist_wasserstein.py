@@ -96,6 +96,7 @@ def main() -> None:
         max_epochs=-1,
         logger=False,
         callbacks=[probe],
+        log_every_n_steps=1,  # the probe reads the critic's estimate after every batch
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,

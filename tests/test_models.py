@@ -111,6 +111,16 @@ def test_each_step_logs_losses_discriminator_outputs_and_gradient_norms(tmp_path
     assert expected <= columns
 
 
+def test_losses_are_logged_every_batch_and_diagnostics_only_when_the_loggers_write(tmp_path, monkeypatch):
+    model = tiny_dcgan()
+    logged = []
+    log = model.log
+    monkeypatch.setattr(model, "log", lambda name, *args, **kwargs: (logged.append(name), log(name, *args, **kwargs)))
+    fit(model, loader(), tmp_path, limit_train_batches=4, log_every_n_steps=2)
+    assert logged.count("train/d_loss") == logged.count("train/g_loss") == 4
+    assert logged.count("train/d_real") == logged.count("train/d_fake") == logged.count("train/d_grad_norm") == 2
+
+
 def test_n_critic_sets_discriminator_updates_per_generator_update(tmp_path):
     model = tiny_dcgan(n_critic=3)
     trainer = fit(model, loader(n=96), tmp_path)  # 12 batches

@@ -37,7 +37,7 @@ def test_clipping_keeps_every_critic_weight_within_c(tmp_path):
 
 
 def test_wgan_logs_the_critics_wasserstein_estimate(tmp_path):
-    trainer = fit(WGAN(**TINY, n_critic=1), loader(), tmp_path)
+    trainer = fit(WGAN(**TINY, n_critic=1), loader(), tmp_path, log_every_n_steps=1)
     metrics = {key: float(value) for key, value in trainer.callback_metrics.items()}
     estimate = metrics["critic/wasserstein"]
     assert estimate == pytest.approx(metrics["train/d_real"] - metrics["train/d_fake"], abs=1e-7)
@@ -121,7 +121,7 @@ def test_wgan_gp_penalty_on_the_models_critic_matches_finite_differences():
 
 
 def test_wgan_gp_critic_loss_is_wasserstein_plus_lambda_times_penalty(tmp_path):
-    trainer = fit(WGANGP(**TINY, n_critic=1, penalty_weight=7.0), loader(), tmp_path)
+    trainer = fit(WGANGP(**TINY, n_critic=1, penalty_weight=7.0), loader(), tmp_path, log_every_n_steps=1)
     metrics = trainer.callback_metrics
     assert metrics["train/gradient_penalty"] > 0
     expected = -metrics["critic/wasserstein"] + 7.0 * metrics["train/gradient_penalty"]

@@ -301,6 +301,13 @@ class GANModule(LightningModule):
         if name == "g" and self.generator_ema is not None:
             self.generator_ema.update_parameters(self.generator)
 
+    def log_diagnostics(self, metrics: dict[str, Tensor]) -> None:
+        """Log values that nothing reads every batch (D's outputs, a critic's estimates, penalties) on the batches
+        the loggers write only: each ``self.log`` costs Lightning a fraction of a millisecond (benchmarks/overhead.py).
+        Losses, which the progress bar and TrainingHealth read, go through ``self.log`` every batch."""
+        if logs_this_batch(self.trainer):
+            self.log_dict(metrics)
+
     def generator_turn(self) -> bool:
         return self.steps["d"] % self.hparams.n_critic == 0
 

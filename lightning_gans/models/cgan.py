@@ -134,7 +134,7 @@ class ConditionalGAN(GANModule):
                 real_logits, fake_logits, *hacks.targets(real_logits, fake_logits)
             )
             self.update(opt_d, d_loss)
-        self.log_dict(
+        self.log_diagnostics(
             {"train/d_real": torch.sigmoid(real_logits).mean(), "train/d_fake": torch.sigmoid(fake_logits).mean()}
         )
         self.log("train/d_loss", d_loss, prog_bar=True)

@@ -145,7 +145,7 @@ class ImprovedGAN(GANModule):
             d_loss = d_loss + self.historical_penalty("discriminator")
             self.update(opt_d, d_loss)
             self.remember("discriminator")
-        self.log_dict(
+        self.log_diagnostics(
             {"train/d_real": torch.sigmoid(real_logits).mean(), "train/d_fake": torch.sigmoid(fake_logits).mean()}
         )
         self.log("train/d_loss", d_loss, prog_bar=True)

@@ -114,7 +114,7 @@ class InfoGAN(GANModule):
             fake_logits, posterior = self.discriminate(fake)
             d_loss = losses.minimax_discriminator_loss(real_logits, fake_logits)
             self.update(opt_d, d_loss + self.information_loss(posterior, codes))
-        self.log_dict(
+        self.log_diagnostics(
             {"train/d_real": torch.sigmoid(real_logits).mean(), "train/d_fake": torch.sigmoid(fake_logits).mean()}
         )
         self.log("train/d_loss", d_loss, prog_bar=True)

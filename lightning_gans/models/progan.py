@@ -156,7 +156,7 @@ class ProGAN(GANModule):
                 + self.hparams.drift_weight * losses.drift_penalty(real_scores)
             )
             self.update(opt_d, d_loss)
-        self.log_dict(
+        self.log_diagnostics(
             {"train/d_real": real_scores.mean(), "train/d_fake": fake_scores.mean(), "train/gradient_penalty": penalty}
         )
         self.log("train/d_loss", d_loss, prog_bar=True)

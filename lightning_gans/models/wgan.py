@@ -112,7 +112,7 @@ class WGAN(GANModule):
             d_loss = losses.wasserstein_critic_loss(real_scores, fake_scores)
             self.update(opt_d, d_loss)
             clip_weights_(self.discriminator, self.hparams.clip_value)
-        self.log_dict(critic_metrics(real_scores, fake_scores))
+        self.log_diagnostics(critic_metrics(real_scores, fake_scores))
         self.log("train/d_loss", d_loss, prog_bar=True)
 
         # G: descend -E[f(G(z))] after every n_critic critic updates.

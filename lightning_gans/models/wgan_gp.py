@@ -150,8 +150,7 @@ class WGANGP(GANModule):
                 + hp.drift_weight * drift
             )
             self.update(opt_d, d_loss)
-        self.log_dict(critic_metrics(real_scores, fake_scores))
-        self.log("train/gradient_penalty", penalty)
+        self.log_diagnostics({**critic_metrics(real_scores, fake_scores), "train/gradient_penalty": penalty})
         self.log("train/d_loss", d_loss, prog_bar=True)
 
         # G: descend -E[f(G(z))] after every n_critic critic updates.
