@@ -282,10 +282,9 @@ def floor_text(floor: dict) -> str:
     return (
         f"What Lightning itself costs, with the same Trainer settings: a batch whose step does nothing takes "
         f"{empty['wall']:.2f} ms ({empty['cpu']:.2f} ms CPU) of loop, hooks, progress bar and logger, and every "
-        f"`self.log` adds {per_log['wall']:.2f} ms ({per_log['cpu']:.2f} ms CPU) of bookkeeping. DCGAN logs its two "
-        "losses (shown in the progress bar) and D's two outputs every batch, WGAN-GP its loss, the critic's three "
-        "estimates and the penalty; the gradient norms are computed and logged only on the batches the loggers "
-        "write (every `log_every_n_steps`)."
+        f"`self.log` adds {per_log['wall']:.2f} ms ({per_log['cpu']:.2f} ms CPU) of bookkeeping. Every batch logs "
+        "its two losses (shown in the progress bar); D's outputs, a critic's estimates, the penalty and the "
+        "gradient norms are computed and logged only on the batches the loggers write (every `log_every_n_steps`)."
     )
 
 
