@@ -15,12 +15,11 @@ import argparse
 
 import torch
 from lightning.pytorch import seed_everything
-from torchvision.datasets import MNIST
 from torchvision.utils import save_image
 
 from benchmarks.results import RESULTS_DIR, save_result
-from benchmarks.training import fit_quietly
-from datamodules import MNISTDataModule, image_transform
+from benchmarks.training import fit_quietly, mnist_tensors
+from datamodules import MNISTDataModule
 from lightning_gans.callbacks import ClassGrid
 from lightning_gans.metrics import pretrained_digit_classifier
 from lightning_gans.models import ConditionalGAN
@@ -38,10 +37,9 @@ def requested_class_accuracy(model: ConditionalGAN, samples_per_class: int, seed
 
 def real_test_accuracy(root: str, n: int) -> float:
     """The classifier's accuracy on the first n real MNIST test digits, resized as the training data is."""
-    test_set = MNIST(root, train=False, transform=image_transform(IMAGE_SIZE, 1))
-    images, labels = zip(*(test_set[index] for index in range(n)), strict=True)
-    predicted = pretrained_digit_classifier().predict(torch.stack(images))
-    return (predicted == torch.tensor(labels)).float().mean().item()
+    images, labels = mnist_tensors(root, train=False, indices=range(n))
+    predicted = pretrained_digit_classifier().predict(images)
+    return (predicted == labels).float().mean().item()
 
 
 def main() -> None:

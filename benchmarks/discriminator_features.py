@@ -24,11 +24,10 @@ from sklearn.linear_model import LogisticRegressionCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import Tensor
-from torchvision.datasets import MNIST
 
 from benchmarks.results import save_result
-from benchmarks.training import fit_quietly
-from datamodules import MNISTDataModule, image_transform
+from benchmarks.training import MNIST_SIZES, fit_quietly, mnist_tensors
+from datamodules import MNISTDataModule
 from lightning_gans.models import DCGAN
 from lightning_gans.nn import DCGANDiscriminator
 
@@ -46,14 +45,6 @@ def train(model: DCGAN, root: str, generator_steps: int, batch_size: int = 64) -
         generator_steps,
     )
     return model
-
-
-def mnist_tensors(root: str, train: bool, indices: list[int] | None = None) -> tuple[Tensor, np.ndarray]:
-    """MNIST images as the GAN saw them (32x32 in [-1, 1]) and their labels."""
-    dataset = MNIST(root, train=train, transform=image_transform(32, 1))
-    indices = list(range(len(dataset))) if indices is None else indices
-    images = torch.stack([dataset[i][0] for i in indices])
-    return images, dataset.targets[indices].numpy()
 
 
 @torch.no_grad()
@@ -97,6 +88,7 @@ def main() -> None:
     print(f"trained {args.generator_steps} G steps in {minutes:.1f} min")
 
     test_images, test_labels = mnist_tensors(args.root, train=False)
+    test_labels = test_labels.numpy()
     extractors = {
         "D features, trained": lambda images: pooled_features(model.discriminator, images),
         "D features, random init": lambda images: pooled_features(initial_discriminator, images),
@@ -105,10 +97,10 @@ def main() -> None:
     test_features = {name: extract(test_images) for name, extract in extractors.items()}
     accuracies: dict[str, list[float]] = {name: [] for name in extractors}
     for draw in range(args.draws):
-        indices = np.random.default_rng(draw).choice(60_000, size=args.labelled, replace=False).tolist()
+        indices = np.random.default_rng(draw).choice(MNIST_SIZES[True], size=args.labelled, replace=False).tolist()
         train_images, train_labels = mnist_tensors(args.root, train=True, indices=indices)
         for name, extract in extractors.items():
-            accuracy = linear_accuracy(extract(train_images), train_labels, test_features[name], test_labels)
+            accuracy = linear_accuracy(extract(train_images), train_labels.numpy(), test_features[name], test_labels)
             accuracies[name].append(accuracy)
             print(f"draw {draw}: {name:<24} {100 * accuracy:.2f}%", flush=True)
 

@@ -21,12 +21,11 @@ import torch
 from lightning.pytorch import seed_everything
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
-from torchvision.datasets import MNIST
 from torchvision.utils import save_image
 
 from benchmarks.results import RESULTS_DIR, save_result
-from benchmarks.training import fit_quietly
-from datamodules import MNISTDataModule, image_transform
+from benchmarks.training import fit_quietly, mnist_tensors
+from datamodules import MNISTDataModule
 from lightning_gans.callbacks import CodeTraversalGrid
 from lightning_gans.metrics import pretrained_digit_classifier
 from lightning_gans.models import InfoGAN
@@ -64,10 +63,9 @@ def samples_by_code(model: InfoGAN, per_value: int, seed: int) -> tuple[Tensor, 
 def real_digit_clustering(model: InfoGAN, root: str, n: int) -> float:
     """How well Q's categorical reading of n real test digits predicts their labels, each value mapped to the
     majority label of the digits it is given to (the paper's unsupervised classification)."""
-    test_set = MNIST(root, train=False, transform=image_transform(IMAGE_SIZE, 1))
-    images, labels = zip(*(test_set[index] for index in range(n)), strict=True)
-    codes = model.infer_codes(torch.stack(images))[0][:, 0]
-    return majority_agreement(codes, torch.tensor(labels), model.categorical_codes[0])[0]
+    images, labels = mnist_tensors(root, train=False, indices=range(n))
+    codes = model.infer_codes(images)[0][:, 0]
+    return majority_agreement(codes, labels, model.categorical_codes[0])[0]
 
 
 def main() -> None:

@@ -30,13 +30,11 @@ import numpy as np
 import torch
 from lightning.pytorch import Callback, Trainer, seed_everything
 from torch import Tensor
-from torch.utils.data import Dataset
-from torchvision.datasets import MNIST
 from torchvision.utils import save_image
 
 from benchmarks.results import RESULTS_DIR, save_result
+from benchmarks.training import MNIST_SIZES, mnist_tensors
 from datamodules import MNISTDataModule
-from datamodules.base import image_transform
 from lightning_gans import models
 from lightning_gans.metrics import (
     DigitClassifier,
@@ -161,9 +159,8 @@ class FeatureSpace:
 
 def mnist_images(root: str, train: bool, n: int, seed: int) -> Tensor:
     """``n`` MNIST images at 32x32 in [-1, 1], a seeded random choice of the training or the test split."""
-    dataset: Dataset = MNIST(root, train=train, transform=image_transform(IMAGE_SIZE, 1))
-    keep = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n]
-    return torch.stack([dataset[i][0] for i in keep.tolist()])
+    keep = torch.randperm(MNIST_SIZES[train], generator=torch.Generator().manual_seed(seed))[:n]
+    return mnist_tensors(root, train, indices=keep.tolist())[0]
 
 
 def build(name: str, g_steps: int, batch_size: int) -> GANModule:
