@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Literal
 
 import torch
@@ -112,8 +113,9 @@ class TrainingHealth(Callback):
         if not math.isfinite(norm):
             # Before the step is taken: a network whose weights are already bad made this gradient bad too
             # (D's gradients go NaN on a NaN generator's fakes); otherwise this network is diverging now.
-            bad_weights = [child for child, module in pl_module.named_children() if not all_finite(module)]
-            self.report_not_finite(key, norm, bad_weights[0] if bad_weights else NETWORKS.get(name, "a network"))
+            bad_weight = next(non_finite_parameters(pl_module), None)
+            network = bad_weight.split(".")[0] if bad_weight else NETWORKS.get(name, "a network")
+            self.report_not_finite(key, norm, network)
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx: int) -> None:
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
@@ -141,13 +143,12 @@ class TrainingHealth(Callback):
         )
 
     def check_finite_weights(self, pl_module: LightningModule) -> None:
-        for name, parameter in pl_module.named_parameters():
-            if not torch.isfinite(parameter).all():
-                self.report(
-                    "not_finite",
-                    f"weight {name} holds NaN or infinite values: {name.split('.')[0]} diverged. Lower its learning "
-                    "rate or add a gradient penalty.",
-                )
+        for name in non_finite_parameters(pl_module):
+            self.report(
+                "not_finite",
+                f"weight {name} holds NaN or infinite values: {name.split('.')[0]} diverged. Lower its learning "
+                "rate or add a gradient penalty.",
+            )
 
     def check_discriminator_win(self, pl_module: LightningModule, metrics: dict[str, float]) -> None:
         floor = getattr(pl_module, "d_loss_floor", None)
@@ -215,8 +216,9 @@ def draws_samples(pl_module: LightningModule) -> bool:
     return isinstance(pl_module, SampleSource) and pl_module.hparams.get("latent_dim") is not None
 
 
-def all_finite(module: torch.nn.Module) -> bool:
-    return all(torch.isfinite(parameter).all() for parameter in module.parameters())
+def non_finite_parameters(module: torch.nn.Module) -> Iterator[str]:
+    """The names of ``module``'s parameters that hold NaN or infinite values."""
+    return (name for name, parameter in module.named_parameters() if not torch.isfinite(parameter).all())
 
 
 def diversity(images: Tensor) -> float:
