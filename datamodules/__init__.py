@@ -1,4 +1,5 @@
-"""LightningDataModules that yield images in [-1, 1] for the GANs (this package depends on no other here)."""
+"""LightningDataModules that yield images in [-1, 1] for the GANs (of this project they use only the ranged setting
+types of lightning_gans.settings)."""
 
 from datamodules.base import DownloadableImageDataModule, ImageDataModule, image_transform
 from datamodules.celeba import CelebADataModule

@@ -12,16 +12,7 @@ from torch.utils.data import Dataset, Sampler, random_split
 from torchdata.stateful_dataloader import StatefulDataLoader
 from torchvision.transforms import v2
 
-
-def check_int_in_range(name: str, value: int, minimum: int, maximum: int | None = None) -> None:
-    """Raise a ValueError naming the argument unless value is an integer in [minimum, maximum]."""
-    is_integer = isinstance(value, int) and not isinstance(value, bool)
-    if not is_integer or value < minimum or (maximum is not None and value > maximum):
-        allowed = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
-        raise ValueError(
-            f"{name} must be an integer {allowed}, got {value!r}. Pass an integer {allowed} "
-            f"(on the command line: --data.init_args.{name} N)."
-        )
+from lightning_gans.settings import NonNegativeInt, PositiveInt, Probability, check_settings
 
 
 def image_transform(image_size: int, channels: int, *first_steps: Callable) -> v2.Compose:
@@ -84,21 +75,14 @@ class ImageDataModule(LightningDataModule, ABC):
 
     def __init__(
         self,
-        image_size: int,
-        batch_size: int = 128,
-        num_workers: int = 2,
-        val_fraction: float = 0.0,
+        image_size: PositiveInt,
+        batch_size: PositiveInt = 128,
+        num_workers: NonNegativeInt = 2,
+        val_fraction: Probability = 0.0,
         seed: int = 0,
     ) -> None:
+        check_settings(ImageDataModule, locals())
         super().__init__()
-        check_int_in_range("image_size", image_size, 1)
-        check_int_in_range("batch_size", batch_size, 1)
-        check_int_in_range("num_workers", num_workers, 0)
-        if not 0.0 <= val_fraction < 1.0:
-            raise ValueError(
-                f"val_fraction must be at least 0 and below 1 (the share of the training images held out for "
-                f"validation; 0 for no validation), got {val_fraction!r}."
-            )
         self.image_size = image_size
         self.batch_size = batch_size
         self.num_workers = num_workers
@@ -201,10 +185,10 @@ class DownloadableImageDataModule(ImageDataModule):
         self,
         root: str,
         download: bool,
-        image_size: int,
-        batch_size: int = 128,
-        num_workers: int = 2,
-        val_fraction: float = 0.0,
+        image_size: PositiveInt,
+        batch_size: PositiveInt = 128,
+        num_workers: NonNegativeInt = 2,
+        val_fraction: Probability = 0.0,
         seed: int = 0,
     ) -> None:
         super().__init__(image_size, batch_size, num_workers, val_fraction, seed)

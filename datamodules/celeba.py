@@ -8,10 +8,12 @@ from torch.utils.data import Dataset
 from torchvision.datasets import CelebA
 from torchvision.transforms import v2
 
-from datamodules.base import DownloadableImageDataModule, check_int_in_range, image_transform
+from datamodules.base import DownloadableImageDataModule, image_transform
+from lightning_gans.settings import NonNegativeInt, PositiveInt, Probability, check_settings, ranged
 
 #: CelebA's aligned images are all 178 pixels wide and 218 high; a wider crop would have to pad.
 ALIGNED_IMAGE_WIDTH = 178
+CropSize = ranged(int, at_least=1, at_most=ALIGNED_IMAGE_WIDTH)
 CELEBA_PAGE = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
 
 
@@ -43,15 +45,15 @@ class CelebADataModule(DownloadableImageDataModule):
         self,
         root: str = "data",
         download: bool = True,
-        crop_size: int = ALIGNED_IMAGE_WIDTH,
-        image_size: int = 64,
-        batch_size: int = 128,
-        num_workers: int = 2,
-        val_fraction: float = 0.0,
+        crop_size: CropSize = ALIGNED_IMAGE_WIDTH,
+        image_size: PositiveInt = 64,
+        batch_size: PositiveInt = 128,
+        num_workers: NonNegativeInt = 2,
+        val_fraction: Probability = 0.0,
         seed: int = 0,
     ) -> None:
+        check_settings(CelebADataModule, locals())
         super().__init__(root, download, image_size, batch_size, num_workers, val_fraction, seed)
-        check_int_in_range("crop_size", crop_size, 1, ALIGNED_IMAGE_WIDTH)
         self.crop_size = crop_size
 
     def expected_paths(self) -> list[Path]:

@@ -8,6 +8,7 @@ from torch.utils.data import Dataset
 from torchvision.datasets import CIFAR10
 
 from datamodules.base import DownloadableImageDataModule, image_transform
+from lightning_gans.settings import NonNegativeInt, PositiveInt, Probability
 
 
 class CIFAR10DataModule(DownloadableImageDataModule):
@@ -36,10 +37,10 @@ class CIFAR10DataModule(DownloadableImageDataModule):
         self,
         root: str = "data",
         download: bool = True,
-        image_size: int = 32,
-        batch_size: int = 128,
-        num_workers: int = 2,
-        val_fraction: float = 0.0,
+        image_size: PositiveInt = 32,
+        batch_size: PositiveInt = 128,
+        num_workers: NonNegativeInt = 2,
+        val_fraction: Probability = 0.0,
         seed: int = 0,
     ) -> None:
         super().__init__(root, download, image_size, batch_size, num_workers, val_fraction, seed)

@@ -7,6 +7,7 @@ from sklearn.datasets import load_digits
 from torch.utils.data import Dataset, TensorDataset
 
 from datamodules.base import ImageDataModule, image_transform
+from lightning_gans.settings import NonNegativeInt, PositiveInt, Probability
 
 #: load_digits() stores pixel intensities as counts from 0 to 16.
 DIGITS_MAX_VALUE = 16.0
@@ -33,10 +34,10 @@ class DigitsDataModule(ImageDataModule):
 
     def __init__(
         self,
-        image_size: int = 32,
-        batch_size: int = 128,
-        num_workers: int = 0,
-        val_fraction: float = 0.0,
+        image_size: PositiveInt = 32,
+        batch_size: PositiveInt = 128,
+        num_workers: NonNegativeInt = 0,
+        val_fraction: Probability = 0.0,
         seed: int = 0,
     ) -> None:
         super().__init__(image_size, batch_size, num_workers, val_fraction, seed)

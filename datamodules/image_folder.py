@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 from torchvision.datasets.folder import IMG_EXTENSIONS, is_image_file
 
 from datamodules.base import ImageDataModule, image_transform
+from lightning_gans.settings import NonNegativeInt, PositiveInt, Probability
 
 #: PIL conversion mode for each supported channel count.
 PIL_MODES = {1: "L", 3: "RGB"}
@@ -75,10 +76,10 @@ class ImageFolderDataModule(ImageDataModule):
         self,
         root: str = "data",
         channels: int = 3,
-        image_size: int = 64,
-        batch_size: int = 128,
-        num_workers: int = 2,
-        val_fraction: float = 0.0,
+        image_size: PositiveInt = 64,
+        batch_size: PositiveInt = 128,
+        num_workers: NonNegativeInt = 2,
+        val_fraction: Probability = 0.0,
         seed: int = 0,
     ) -> None:
         super().__init__(image_size, batch_size, num_workers, val_fraction, seed)

@@ -10,6 +10,7 @@ from torchvision.datasets import LSUN
 from torchvision.datasets.utils import download_and_extract_archive
 
 from datamodules.base import DownloadableImageDataModule, image_transform
+from lightning_gans.settings import NonNegativeInt, PositiveInt, Probability
 
 #: The ten LSUN scene categories (torchvision accepts the same names).
 LSUN_CATEGORIES = (
@@ -55,10 +56,10 @@ class LSUNDataModule(DownloadableImageDataModule):
         root: str = "data",
         category: str = "bedroom",
         download: bool = False,
-        image_size: int = 64,
-        batch_size: int = 128,
-        num_workers: int = 2,
-        val_fraction: float = 0.0,
+        image_size: PositiveInt = 64,
+        batch_size: PositiveInt = 128,
+        num_workers: NonNegativeInt = 2,
+        val_fraction: Probability = 0.0,
         seed: int = 0,
     ) -> None:
         super().__init__(root, download, image_size, batch_size, num_workers, val_fraction, seed)

@@ -8,6 +8,7 @@ from torch.utils.data import Dataset
 from torchvision.datasets import MNIST
 
 from datamodules.base import DownloadableImageDataModule, image_transform
+from lightning_gans.settings import NonNegativeInt, PositiveInt, Probability
 
 
 class MNISTDataModule(DownloadableImageDataModule):
@@ -19,7 +20,7 @@ class MNISTDataModule(DownloadableImageDataModule):
     Args:
         root: folder that contains ``MNIST/raw/`` (or receives the download).
         download: whether prepare_data() downloads MNIST when it is not under ``root`` yet.
-        image_size: height and width of the images; 32 by default because DCGAN needs a power of two.
+        image_size: height and width of the images (DCGAN needs a power of two).
         batch_size: images per training batch.
         num_workers: DataLoader worker processes (0 loads in the main process).
         val_fraction: share of the training images held out for validation, in [0, 1); 0 means no validation.
@@ -36,10 +37,10 @@ class MNISTDataModule(DownloadableImageDataModule):
         self,
         root: str = "data",
         download: bool = True,
-        image_size: int = 32,
-        batch_size: int = 128,
-        num_workers: int = 2,
-        val_fraction: float = 0.0,
+        image_size: PositiveInt = 32,
+        batch_size: PositiveInt = 128,
+        num_workers: NonNegativeInt = 2,
+        val_fraction: Probability = 0.0,
         seed: int = 0,
     ) -> None:
         super().__init__(root, download, image_size, batch_size, num_workers, val_fraction, seed)

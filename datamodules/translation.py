@@ -13,8 +13,9 @@ from torch.utils.data import Dataset
 from torchvision.datasets.utils import download_and_extract_archive
 from torchvision.transforms import v2
 
-from datamodules.base import DownloadableImageDataModule, EpochShuffle, check_int_in_range, image_transform
+from datamodules.base import DownloadableImageDataModule, EpochShuffle, image_transform
 from datamodules.image_folder import PIL_MODES
+from lightning_gans.settings import NonNegativeInt, PositiveInt, check_settings
 
 #: The authors' training images are resized to 286x286 and randomly cropped back to 256x256.
 PAPER_LOAD_SIZE, PAPER_IMAGE_SIZE = 286, 256
@@ -73,15 +74,15 @@ class TranslationDataModule(DownloadableImageDataModule):
         dataset: str,
         download: bool,
         channels: int,
-        image_size: int,
-        load_size: int | None,
+        image_size: PositiveInt,
+        load_size: PositiveInt | None,
         flip: bool,
-        batch_size: int,
-        num_workers: int,
-        seed: int,
+        batch_size: PositiveInt,
+        num_workers: NonNegativeInt,
+        seed: NonNegativeInt,
     ) -> None:
+        check_settings(TranslationDataModule, locals())
         super().__init__(root, download, image_size, batch_size, num_workers, val_fraction=0.0, seed=seed)
-        check_int_in_range("seed", seed, 0)
         if channels not in PIL_MODES:
             raise ValueError(
                 f"channels must be 1 (greyscale) or 3 (RGB colour), got {channels!r}. Pass channels=1 or "
@@ -93,7 +94,11 @@ class TranslationDataModule(DownloadableImageDataModule):
                 "Put the folder's parent in root (--data.init_args.root) and its name in dataset."
             )
         self.load_size = round(image_size * PAPER_LOAD_SIZE / PAPER_IMAGE_SIZE) if load_size is None else load_size
-        check_int_in_range("load_size", self.load_size, image_size)
+        if self.load_size < image_size:
+            raise ValueError(
+                f"load_size must be at least image_size={image_size} (the short side is resized to load_size, then "
+                f"cropped to image_size), got {self.load_size}."
+            )
         self.channels = channels
         self.flip = flip
         self.dataset_name = self.folder_name = dataset

@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 
 from datamodules.image_folder import ImageFileDataset
 from datamodules.translation import RandomItems, TranslationDataModule
+from lightning_gans.settings import NonNegativeInt, PositiveInt
 
 #: The datasets of the CycleGAN paper in the authors' archive.
 CYCLEGAN_DATASETS = (
@@ -84,12 +85,12 @@ class UnpairedImageDataModule(TranslationDataModule):
         dataset: str = "horse2zebra",
         download: bool = True,
         channels: int = 3,
-        image_size: int = 256,
-        load_size: int | None = None,
+        image_size: PositiveInt = 256,
+        load_size: PositiveInt | None = None,
         flip: bool = True,
-        batch_size: int = 1,
-        num_workers: int = 2,
-        seed: int = 0,
+        batch_size: PositiveInt = 1,
+        num_workers: NonNegativeInt = 2,
+        seed: NonNegativeInt = 0,
     ) -> None:
         super().__init__(root, dataset, download, channels, image_size, load_size, flip, batch_size, num_workers, seed)
 

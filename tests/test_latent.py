@@ -187,7 +187,7 @@ def test_latent_walk_is_opt_in_on_the_command_line_and_sends_its_gif_to_wandb(tm
 
 
 def test_latent_walk_rejects_bad_settings():
-    with pytest.raises(ValueError, match="steps >= 2"):
+    with pytest.raises(ValueError, match="steps must be an integer >= 2"):
         LatentWalk(steps=1)
     with pytest.raises(ValueError, match="method"):
         LatentWalk(method="cubic")

@@ -163,7 +163,7 @@ def test_paired_test_split_and_its_absence(tmp_path):
     "kwargs, message",
     [
         ({"channels": 2}, "channels must be 1 .* or 3 .*got 2"),
-        ({"load_size": 200}, "load_size must be an integer >= 256, got 200"),
+        ({"load_size": 200}, "load_size must be at least image_size=256.*got 200"),
         ({"dataset": "a/b"}, "dataset must be the name of a folder under root"),
         ({"seed": -1}, "seed must be an integer >= 0"),
     ],

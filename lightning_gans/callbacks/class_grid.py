@@ -9,6 +9,7 @@ from torchvision.utils import make_grid
 
 from lightning_gans.callbacks.image_grid import ImageGrid
 from lightning_gans.models.base import ConditionalSource
+from lightning_gans.settings import PositiveInt, check_settings
 
 
 class ClassGrid(ImageGrid):
@@ -21,19 +22,22 @@ class ClassGrid(ImageGrid):
     Row c holds class c. The noise is fixed (seeded by ``seed``) and the same down each column, so a column
     shows what the label alone changes. Works with any LightningModule that follows
     ``lightning_gans.models.ConditionalSource``.
+
+    Args:
+        samples_per_class: images of each class, one column each.
+        seed: seed of the fixed noise of the columns.
     """
 
     key = "class_samples"
 
     def __init__(
         self,
-        samples_per_class: int = 8,
-        every_n_steps: int | None = None,
-        every_n_epochs: int | None = 1,
+        samples_per_class: PositiveInt = 8,
+        every_n_steps: PositiveInt | None = None,
+        every_n_epochs: PositiveInt | None = 1,
         seed: int = 0,
     ) -> None:
-        if samples_per_class < 1:
-            raise ValueError(f"ClassGrid samples_per_class must be >= 1, got {samples_per_class}")
+        check_settings(ClassGrid, locals())
         super().__init__(every_n_steps, every_n_epochs)
         self.samples_per_class, self.seed = samples_per_class, seed
 

@@ -9,6 +9,7 @@ from torchvision.utils import make_grid
 
 from lightning_gans.callbacks.image_grid import ImageGrid
 from lightning_gans.models.base import CodeSource
+from lightning_gans.settings import AtLeastTwo, NonNegativeInt, PositiveInt, check_settings
 
 
 class CodeTraversalGrid(ImageGrid):
@@ -24,25 +25,28 @@ class CodeTraversalGrid(ImageGrid):
     cell: the noise and the other categorical codes are drawn once from ``seed``, the other continuous codes
     sit at 0, the centre of their range. Works with any LightningModule that follows
     ``lightning_gans.models.CodeSource``.
+
+    Args:
+        categorical_index: which categorical code goes down the rows, counting from 0.
+        continuous_index: which continuous code is swept across the columns, counting from 0.
+        sweep: (first, last) value of the swept code, at the left and right edge.
+        columns: values of the sweep, evenly spaced from its first to its last.
+        seed: seed of the noise and of the other categorical codes, the same in every cell.
     """
 
     key = "code_traversal"
 
     def __init__(
         self,
-        categorical_index: int = 0,
-        continuous_index: int = 0,
+        categorical_index: NonNegativeInt = 0,
+        continuous_index: NonNegativeInt = 0,
         sweep: tuple[float, float] = (-2.0, 2.0),
-        columns: int = 10,
-        every_n_steps: int | None = None,
-        every_n_epochs: int | None = 1,
+        columns: AtLeastTwo = 10,
+        every_n_steps: PositiveInt | None = None,
+        every_n_epochs: PositiveInt | None = 1,
         seed: int = 0,
     ) -> None:
-        if columns < 2:
-            raise ValueError(f"CodeTraversalGrid columns must be >= 2 (the sweep's two ends at least), got {columns}")
-        for name, index in (("categorical_index", categorical_index), ("continuous_index", continuous_index)):
-            if index < 0:
-                raise ValueError(f"CodeTraversalGrid {name} must be >= 0, got {index}")
+        check_settings(CodeTraversalGrid, locals())
         super().__init__(every_n_steps, every_n_epochs)
         self.categorical_index, self.continuous_index = categorical_index, continuous_index
         self.sweep, self.columns, self.seed = tuple(sweep), columns, seed

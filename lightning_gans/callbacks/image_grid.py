@@ -11,6 +11,8 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 from torch import Tensor
 from torchvision.utils import save_image
 
+from lightning_gans.settings import PositiveInt, check_settings
+
 
 class ImageGrid(Callback, ABC):
     """Every ``every_n_steps`` generator steps and/or every ``every_n_epochs`` epochs, and at the end of
@@ -21,15 +23,17 @@ class ImageGrid(Callback, ABC):
 
     Subclasses set ``key``, say which models they work with (:meth:`check_model`, called at setup) and
     draw the grid (:meth:`grid`, a float image in [0, 1] of shape (3, H, W)).
+
+    Args:
+        every_n_steps: draw a grid after every this many generator steps; None for not by step.
+        every_n_epochs: draw a grid after every this many epochs; None for not by epoch.
     """
 
     #: The folder under the log dir and the loggers' image key.
     key: str
 
-    def __init__(self, every_n_steps: int | None, every_n_epochs: int | None) -> None:
-        for name, value in (("every_n_steps", every_n_steps), ("every_n_epochs", every_n_epochs)):
-            if value is not None and value < 1:
-                raise ValueError(f"{type(self).__name__} {name} must be >= 1 or None (never), got {value}")
+    def __init__(self, every_n_steps: PositiveInt | None, every_n_epochs: PositiveInt | None) -> None:
+        check_settings(ImageGrid, locals())
         self.every_n_steps, self.every_n_epochs = every_n_steps, every_n_epochs
         self.last_step: int | None = None
         self.dirpath: Path | None = None

@@ -17,6 +17,7 @@ from torchvision.utils import make_grid
 from lightning_gans.callbacks.image_grid import ImageGrid
 from lightning_gans.models.base import ConditionalSource, LatentSource, TranslationSource
 from lightning_gans.nn.latent import INTERPOLATIONS, interpolation_path
+from lightning_gans.settings import AtLeastTwo, PositiveInt, check_settings
 
 
 class LatentWalk(ImageGrid):
@@ -34,26 +35,30 @@ class LatentWalk(ImageGrid):
     (Radford et al. 2015, section 6.1). Works with any model that follows ``lightning_gans.models.LatentSource``;
     a ``ConditionalSource`` model (cGAN) walks row r with class r mod num_classes. On the command line it is
     opt-in: ``--trainer.callbacks+=lightning_gans.callbacks.LatentWalk``.
+
+    Args:
+        walks: walks in the grid, one per row.
+        steps: latents along each walk, its two ends included.
+        method: the path between a walk's ends: "slerp" (along the great circle) or "lerp" (the straight line).
+        gif: also save an animation of the walks, and send it to W&B.
+        frame_duration_ms: how long each frame of the animation shows, in milliseconds.
+        seed: seed of the fixed latents the walks join.
     """
 
     key = "latent_walk"
 
     def __init__(
         self,
-        walks: int = 8,
-        steps: int = 10,
+        walks: PositiveInt = 8,
+        steps: AtLeastTwo = 10,
         method: Literal["slerp", "lerp"] = "slerp",
         gif: bool = False,
-        frame_duration_ms: int = 100,
-        every_n_steps: int | None = None,
-        every_n_epochs: int | None = 1,
+        frame_duration_ms: PositiveInt = 100,
+        every_n_steps: PositiveInt | None = None,
+        every_n_epochs: PositiveInt | None = 1,
         seed: int = 0,
     ) -> None:
-        if walks < 1 or steps < 2 or frame_duration_ms < 1:
-            raise ValueError(
-                f"LatentWalk needs walks >= 1, steps >= 2 (a walk's two ends) and frame_duration_ms >= 1; got "
-                f"walks={walks}, steps={steps}, frame_duration_ms={frame_duration_ms}"
-            )
+        check_settings(LatentWalk, locals())
         if method not in INTERPOLATIONS:
             raise ValueError(f"LatentWalk method must be one of {INTERPOLATIONS}, got {method!r}")
         super().__init__(every_n_steps, every_n_epochs)

@@ -25,6 +25,7 @@ from lightning_gans.metrics import (
     reference_statistics,
 )
 from lightning_gans.models.base import SampleSource
+from lightning_gans.settings import PositiveInt, check_settings
 
 #: Data the digit classifier was trained on; "auto" picks it for these and Inception for everything else.
 DIGIT_DATA = (DigitsDataModule, MNISTDataModule)
@@ -77,30 +78,20 @@ class GenerativeMetrics(Callback):
         self,
         feature_extractor: str | nn.Module = "auto",
         metrics: Sequence[Literal["fid", "kid", "is"]] = ("fid", "kid", "is"),
-        num_samples: int | None = None,
-        every_n_epochs: int | None = 10,
-        every_n_steps: int | None = None,
-        batch_size: int = 250,
+        num_samples: PositiveInt | None = None,
+        every_n_epochs: PositiveInt | None = 10,
+        every_n_steps: PositiveInt | None = None,
+        batch_size: PositiveInt = 250,
         reference: Literal["auto", "train", "val"] = "auto",
-        max_reference_samples: int | None = None,
-        kid_subsets: int = 100,
+        max_reference_samples: PositiveInt | None = None,
+        kid_subsets: PositiveInt = 100,
         kid_subset_size: int = 1000,
         is_splits: int = 10,
         seed: int = 0,
         inception_weights: str | None = None,
         cache_dir: str | None = None,
     ) -> None:
-        for name, value in (("batch_size", batch_size), ("kid_subsets", kid_subsets)):
-            if value < 1:
-                raise ValueError(f"GenerativeMetrics {name} must be >= 1, got {value}")
-        for name, value in (
-            ("num_samples", num_samples),
-            ("every_n_epochs", every_n_epochs),
-            ("every_n_steps", every_n_steps),
-            ("max_reference_samples", max_reference_samples),
-        ):
-            if value is not None and value < 1:
-                raise ValueError(f"GenerativeMetrics {name} must be >= 1 or None, got {value}")
+        check_settings(GenerativeMetrics, locals())
         if reference not in ("auto", "train", "val"):
             raise ValueError(f"GenerativeMetrics reference must be 'auto', 'train' or 'val', got {reference!r}")
         unknown = sorted(set(metrics) - set(METRICS))

@@ -9,6 +9,7 @@ from torchvision.utils import make_grid
 
 from lightning_gans.callbacks.image_grid import ImageGrid
 from lightning_gans.models.base import SampleSource, TranslationSource
+from lightning_gans.settings import PositiveInt, check_settings
 
 
 class SampleGrid(ImageGrid):
@@ -19,21 +20,24 @@ class SampleGrid(ImageGrid):
     - log it to every attached logger that takes images (W&B, TensorBoard, MLflow) under ``samples``.
 
     Works with any LightningModule that follows ``lightning_gans.models.SampleSource``.
+
+    Args:
+        num_samples: images in the grid.
+        nrow: images per row of the grid.
+        seed: seed of the fixed noise the images are drawn from.
     """
 
     key = "samples"
 
     def __init__(
         self,
-        num_samples: int = 64,
-        nrow: int = 8,
-        every_n_steps: int | None = None,
-        every_n_epochs: int | None = 1,
+        num_samples: PositiveInt = 64,
+        nrow: PositiveInt = 8,
+        every_n_steps: PositiveInt | None = None,
+        every_n_epochs: PositiveInt | None = 1,
         seed: int = 0,
     ) -> None:
-        for name, value in (("num_samples", num_samples), ("nrow", nrow)):
-            if value < 1:
-                raise ValueError(f"SampleGrid {name} must be >= 1, got {value}")
+        check_settings(SampleGrid, locals())
         super().__init__(every_n_steps, every_n_epochs)
         self.num_samples, self.nrow, self.seed = num_samples, nrow, seed
 

@@ -14,6 +14,7 @@ from torchvision.utils import make_grid
 from lightning_gans.callbacks.image_grid import ImageGrid
 from lightning_gans.models.base import TranslationSource
 from lightning_gans.models.translation import REVERSE
+from lightning_gans.settings import PositiveInt, check_settings
 
 
 class TranslationGrid(ImageGrid):
@@ -31,19 +32,22 @@ class TranslationGrid(ImageGrid):
     crops, flips and pairings included); translating is seeded by ``seed`` (pix2pix keeps dropout on). Neither
     touches the training's random state. Works with any LightningModule that follows
     ``lightning_gans.models.TranslationSource`` trained on a dataset of (A image, B image) pairs.
+
+    Args:
+        num_images: training pairs in the grid, one per row.
+        seed: seed of the random draws while translating (pix2pix's dropout).
     """
 
     key = "translations"
 
     def __init__(
         self,
-        num_images: int = 8,
-        every_n_steps: int | None = None,
-        every_n_epochs: int | None = 1,
+        num_images: PositiveInt = 8,
+        every_n_steps: PositiveInt | None = None,
+        every_n_epochs: PositiveInt | None = 1,
         seed: int = 0,
     ) -> None:
-        if num_images < 1:
-            raise ValueError(f"TranslationGrid num_images must be >= 1, got {num_images}")
+        check_settings(TranslationGrid, locals())
         super().__init__(every_n_steps, every_n_epochs)
         self.num_images, self.seed = num_images, seed
         self.pairs: tuple[Tensor, Tensor] | None = None
