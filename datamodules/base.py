@@ -151,9 +151,12 @@ class ImageDataModule(LightningDataModule, ABC):
         )
 
     def current_epoch(self) -> int:
-        """The trainer's epoch (0 outside a Trainer). Read, not counted: Lightning fetches a resumed run's first
-        batch before it calls the samplers' ``set_epoch``, and a restored trainer already knows its epoch."""
-        return self.trainer.current_epoch if self.trainer is not None else 0
+        """The epoch whose batches the trainer draws (0 outside a Trainer): the number Lightning gives samplers'
+        ``set_epoch``. Read, not counted, since a resumed run's loader draws its order before ``set_epoch``.
+        Not ``trainer.current_epoch``: that counts an epoch only after its end hooks, so in a run resumed from a
+        checkpoint written in them (ModelCheckpoint's ``every_n_epochs``) it still names the finished epoch when
+        the loader draws, and the next epoch would replay its order."""
+        return self.trainer.fit_loop.epoch_progress.current.processed if self.trainer is not None else 0
 
     def _built(self, dataset: Dataset | None) -> Dataset:
         if dataset is None:

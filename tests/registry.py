@@ -1,18 +1,23 @@
 """Every variant registers a tiny CPU configuration here; the conformance suite runs on all of them.
 
 A new variant is checked by adding one entry: a model factory and a datamodule factory, both small
-enough that a few training steps take well under a second.
+enough that a few training steps take well under a second. Every model class also registers how the command
+line trains it (``CLI_VARIANTS``), with its own defaults, so that defaults which do not survive the command
+line's round trip fail a test too.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from lightning.pytorch import LightningDataModule
 
 from datamodules import DigitsDataModule, PairedImageDataModule, UnpairedImageDataModule
+from datamodules.image_folder import PIL_MODES
 from lightning_gans.models import (
     BEGAN,
     DCGAN,
@@ -27,7 +32,7 @@ from lightning_gans.models import (
     Pix2Pix,
     ProGAN,
 )
-from tests.translation_data import digit_translation_root
+from tests.translation_data import digit_translation_root, write_paired_layout, write_unpaired_layout
 
 
 @dataclass(frozen=True)
@@ -229,5 +234,80 @@ VARIANTS: dict[str, Variant] = {
         ),
         lambda: tiny_translation_data(PairedImageDataModule, "digits_paired"),
         protocol="translation",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class CLIVariant:
+    """A model class as ``lightning-gans fit --model MODEL --data DATA`` trains it: with the model's and the
+    datamodule's own defaults, apart from flags that only make it tiny (widths, depths, image size)."""
+
+    model: str
+    data: str
+    tiny: tuple[str, ...]
+    #: Writes the datamodule's default dataset in its real on-disk layout under a folder and returns the flags
+    #: that point the datamodule there; None for data that needs no files.
+    write_data: Callable[[Path], list[str]] | None = None
+
+    def args(self, data_root: Path) -> list[str]:
+        data = self.write_data(data_root) if self.write_data is not None else []
+        return [f"--model={self.model}", f"--data={self.data}", *self.tiny, *data]
+
+
+def size(image_size: int) -> str:
+    return f"--data.init_args.image_size={image_size}"
+
+
+def folders(datamodule: type, write_layout: Callable[..., Path], image_size: int) -> Callable[[Path], list[str]]:
+    """A writer of ``datamodule``'s default dataset (its name and channels), 4 images (pairs) a split."""
+
+    def write(root: Path) -> list[str]:
+        defaults = {name: p.default for name, p in inspect.signature(datamodule).parameters.items()}
+        write_layout(root, defaults["dataset"], 4, image_size, PIL_MODES[defaults["channels"]])
+        return [f"--data.init_args.root={root}"]
+
+    return write
+
+
+NARROW = ("--model.init_args.generator_features=4", "--model.init_args.discriminator_features=4")
+TRANSLATION_SIZE = 32
+
+#: One entry per model class (WGAN-GP twice, for its two architectures), named as in VARIANTS.
+CLI_VARIANTS: dict[str, CLIVariant] = {
+    "gan": CLIVariant(
+        "GAN",
+        "DigitsDataModule",
+        (size(16), "--model.init_args.generator_hidden=[16]", "--model.init_args.discriminator_hidden=[8]"),
+    ),
+    "dcgan": CLIVariant("DCGAN", "DigitsDataModule", (size(16), *NARROW)),
+    "improved_gan": CLIVariant("ImprovedGAN", "DigitsDataModule", (size(16), *NARROW)),
+    "wgan": CLIVariant("WGAN", "DigitsDataModule", (size(16), *NARROW)),
+    "wgan_gp": CLIVariant("WGANGP", "DigitsDataModule", (size(16), *NARROW)),
+    # The CIFAR-10 ResNet is built for 32x32 only.
+    "wgan_gp_resnet": CLIVariant(
+        "WGANGP", "DigitsDataModule", (size(32), "--model.init_args.architecture=resnet", *NARROW)
+    ),
+    "began": CLIVariant(
+        "BEGAN", "DigitsDataModule", (size(16), "--model.init_args.filters=4", "--model.init_args.embedding_dim=8")
+    ),
+    "progan": CLIVariant(
+        "ProGAN",
+        "DigitsDataModule",
+        (size(16), "--model.init_args.feature_base=64", "--model.init_args.feature_max=8"),
+    ),
+    "cgan": CLIVariant("ConditionalGAN", "DigitsDataModule", (size(16), *NARROW)),
+    "infogan": CLIVariant("InfoGAN", "DigitsDataModule", (size(16), *NARROW, "--model.init_args.q_hidden=8")),
+    "cyclegan": CLIVariant(
+        "CycleGAN",
+        "UnpairedImageDataModule",
+        (size(TRANSLATION_SIZE), *NARROW, "--model.init_args.residual_blocks=1"),
+        folders(UnpairedImageDataModule, write_unpaired_layout, TRANSLATION_SIZE),
+    ),
+    "pix2pix": CLIVariant(
+        "Pix2Pix",
+        "PairedImageDataModule",
+        (size(TRANSLATION_SIZE), *NARROW),
+        folders(PairedImageDataModule, write_paired_layout, TRANSLATION_SIZE),
     ),
 }
