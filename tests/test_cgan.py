@@ -67,6 +67,7 @@ def test_generate_uses_the_ema_generator_with_the_labels():
     with torch.no_grad():  # make the trained generator differ from its average
         model.generator.embedding.weight.add_(1.0)
     latent, labels = model.sample_latent(2), torch.tensor([3, 4])
+    model.update_ema_statistics()  # what generate does first: the averaged weights' own batch-norm statistics
     with torch.no_grad():
         averaged = model.generator_ema.module.eval()(latent, labels)
         trained = model.generator.eval()(latent, labels)

@@ -13,6 +13,7 @@ from lightning_gans import losses
 from lightning_gans.callbacks import CodeTraversalGrid
 from lightning_gans.cli import cli_main
 from lightning_gans.models import DCGAN, CodeSource, InfoGAN
+from tests.test_models import fit, loader
 
 
 def tiny_infogan(**overrides) -> InfoGAN:
@@ -141,7 +142,7 @@ def test_traversal_grid_refuses_models_without_codes_and_bad_indices():
         CodeTraversalGrid(categorical_index=2).check_model(tiny_infogan())
     with pytest.raises(ValueError, match="continuous_index=0 .* has 0 continuous"):
         CodeTraversalGrid().check_model(tiny_infogan(continuous_codes=0))
-    with pytest.raises(ValueError, match="columns must be >= 2"):
+    with pytest.raises(ValueError, match="columns must be an integer >= 2"):
         CodeTraversalGrid(columns=1)
 
 
@@ -158,10 +159,10 @@ def test_the_cli_draws_the_traversal_for_infogan_only():
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"categorical_codes": (10, 1)}, "at least 2 values"),
-        ({"continuous_codes": -1}, "continuous_codes .* must be >= 0"),
+        ({"categorical_codes": (10, 1)}, "categorical_codes must be a sequence of integers >= 2"),
+        ({"continuous_codes": -1}, "continuous_codes must be an integer >= 0"),
         ({"categorical_codes": (), "continuous_codes": 0}, "at least one latent code"),
-        ({"noise_dim": -1}, "noise_dim must be >= 0"),
+        ({"noise_dim": -1}, "noise_dim must be an integer >= 0"),
         ({"lambda_continuous": -0.1}, "lambda_continuous"),
     ],
 )
@@ -179,3 +180,16 @@ def test_latent_from_codes_refuses_wrong_shapes_and_values():
         model.latent_from_codes(noise, torch.tensor([[0, 2]] * 4), continuous)
     with pytest.raises(TypeError, match="integer code values"):
         model.latent_from_codes(noise, categorical.float(), continuous)
+
+
+def test_both_information_terms_score_the_codes_g_was_given(tmp_path):
+    model = tiny_infogan()
+    latents, scored = [], []
+    model.generator.register_forward_pre_hook(lambda module, args: latents.append(args[0].clone()))
+    information_loss = model.information_loss
+    model.information_loss = lambda posterior, codes: scored.append(codes) or information_loss(posterior, codes)
+    fit(model, loader(n=16), tmp_path)  # 2 batches: D's and G's update each score the batch's codes
+    assert len(latents) == 2 and len(scored) == 4
+    for latent, d_codes, g_codes in zip(latents, scored[::2], scored[1::2], strict=True):
+        assert g_codes is d_codes
+        assert torch.equal(latent, model.latent_from_codes(*d_codes))

@@ -1,4 +1,5 @@
-"""Behaviour of the base module and the GAN/DCGAN variants beyond the conformance suite."""
+"""Behaviour of the base module and the GAN/DCGAN variants beyond the conformance suite, and the rule that the
+minimax-game variants run G once per batch."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from lightning.pytorch import Trainer, seed_everything
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, TensorDataset
 
-from lightning_gans.models import DCGAN, GAN
-from lightning_gans.nn import DCGANDiscriminator, DCGANGenerator
+from lightning_gans.models import DCGAN, GAN, ConditionalGAN, GANModule, ImprovedGAN, InfoGAN
+from lightning_gans.nn import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator
 
 
 def tiny_dcgan(**kwargs) -> DCGAN:
@@ -155,3 +156,117 @@ def test_python_optimizer_callables_work_too(tmp_path):
     trainer = fit(model, loader(), tmp_path)
     assert isinstance(trainer.optimizers[0], torch.optim.SGD)
     assert "optimizer_d" not in model.hparams  # code stays out of the checkpoint's hyperparameters
+
+
+TINY_CONV = dict(image_size=16, channels=1, generator_features=4, discriminator_features=4)
+ONE_FORWARD_VARIANTS = {
+    "gan": lambda: GAN(
+        image_size=16, channels=1, latent_dim=8, generator_hidden=(16,), discriminator_hidden=(8,), maxout_pieces=2
+    ),
+    "dcgan_ganhacks": lambda: DCGAN(
+        **TINY_CONV, latent_dim=8, real_label_range=(0.7, 1.2), instance_noise_std=0.1, instance_noise_steps=10
+    ),
+    "cgan": lambda: ConditionalGAN(**TINY_CONV, latent_dim=8, embedding_dim=4),
+    "infogan": lambda: InfoGAN(**TINY_CONV, noise_dim=4, categorical_codes=(3,), continuous_codes=1, q_hidden=8),
+    "improved_gan_all_switches": lambda: ImprovedGAN(
+        **TINY_CONV,
+        latent_dim=8,
+        feature_matching=True,
+        minibatch_kernels=3,
+        historical_averaging=0.5,
+        virtual_batch_norm=True,
+        reference_batch_size=4,
+        ema_decay=0.5,
+    ),
+    "dcgan_n_critic_2": lambda: DCGAN(**TINY_CONV, latent_dim=8, n_critic=2),
+}
+
+
+class PlayerRecorder:
+    """Records, batch by batch, G's outputs and what D reads (its images, whether they carry G's graph, whether D
+    is the player being trained), and checks at every update that the other player's gradients stay untouched."""
+
+    def __init__(self, model: GANModule) -> None:
+        self.model = model
+        self.batches: list[dict[str, list]] = []
+        model.generator.register_forward_hook(self.generator_ran)
+        # D's convolutional body where it has one: InfoGAN and feature matching read it without D's head.
+        getattr(model.discriminator, "body", model.discriminator).register_forward_pre_hook(self.discriminator_reads)
+        self.update = model.update
+        model.update = self.checked_update
+
+    def generator_ran(self, module, args, output) -> None:
+        self.batches.append({"generator_outputs": [output.detach().clone()], "d_step": [], "g_step": []})
+        self.batches[-1]["graph"] = output.requires_grad
+
+    def discriminator_reads(self, module, args) -> None:
+        d_trains = any(p.requires_grad for p in self.model.discriminator.parameters())
+        images = args[0]
+        labels = args[1].clone() if len(args) > 1 else None  # cGAN's D reads (images, labels)
+        read = (images.detach().clone(), images.requires_grad, labels)
+        self.batches[-1]["d_step" if d_trains else "g_step"].append(read)
+
+    def checked_update(self, optimizer, loss) -> None:
+        name = self.model._optimizer_name(optimizer)
+        other = self.model.generator if name == "d" else self.model.discriminator
+        before = [None if p.grad is None else p.grad.clone() for p in other.parameters()]
+        self.update(optimizer, loss)
+        after = [p.grad for p in other.parameters()]
+        assert all(b is a is None or torch.equal(b, a) for b, a in zip(before, after, strict=True)), (
+            f"the {name} update changed the other player's gradients"
+        )
+
+
+@pytest.mark.parametrize("name", list(ONE_FORWARD_VARIANTS))
+def test_one_generator_forward_per_batch_serves_d_detached_and_g_the_same_fakes(name, tmp_path):
+    seed_everything(0)
+    model = ONE_FORWARD_VARIANTS[name]()
+    recorder = PlayerRecorder(model)
+    images = torch.rand(32, 1, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    labels = torch.randint(10, (32,), generator=torch.Generator().manual_seed(1))
+    fit(model, DataLoader(TensorDataset(images, labels), batch_size=8), tmp_path)
+
+    n_critic = model.hparams.n_critic
+    generator_runs = len(recorder.batches)
+    assert model.d_steps == 4 and generator_runs == 4, f"G ran {generator_runs} times in 4 batches"
+    assert model.g_steps == 4 // n_critic
+    for index, batch in enumerate(recorder.batches):
+        generator_updates = (index + 1) % n_critic == 0
+        assert batch["graph"] == generator_updates  # G's graph is built only for G's own update
+        # D's update reads no image that carries G's graph: the fakes come detached.
+        assert not any(requires_grad for _, requires_grad, _ in batch["d_step"])
+        with_graph = [read for read in batch["g_step"] if read[1]]
+        assert len(with_graph) == int(generator_updates)
+        if generator_updates:  # G's update reads the very fakes (and labels) D's update read, through D
+            fake, _, labels = with_graph[0]
+            assert any(
+                torch.equal(fake, seen) and (labels is None or torch.equal(labels, seen_labels))
+                for seen, _, seen_labels in batch["d_step"]
+            )
+    if model.generator_ema is not None:  # averaged after every G update, as before
+        assert model.generator_ema.n_averaged.item() == model.g_steps
+
+
+def test_gan_discriminator_drops_the_authors_shares_of_inputs_and_hidden_units():
+    torch.manual_seed(0)
+    discriminator = GAN(image_size=16, channels=1, discriminator_hidden=(64, 64), maxout_pieces=2).discriminator
+    dropped = []
+
+    def record(module, args, output):
+        dropped.append(((output == 0) & (args[0] != 0)).float().mean().item())
+
+    for layer in discriminator.modules():
+        if isinstance(layer, torch.nn.Dropout):
+            layer.register_forward_hook(record)
+    discriminator.train()(torch.rand(500, 1, 16, 16) + 0.1)
+    # The authors' mnist.yaml: D keeps 80% of its inputs and 50% of the units of each later layer.
+    assert dropped == pytest.approx([0.2, 0.5, 0.5], abs=0.02)
+
+
+@pytest.mark.parametrize("setting", ["dropout", "input_dropout"])
+def test_gan_and_its_discriminator_refuse_dropout_outside_zero_to_one(setting):
+    with pytest.raises(ValueError, match=rf"{setting}\b.*\[0, 1\).*got 1\.0"):
+        GAN(image_size=8, generator_hidden=(4,), discriminator_hidden=(4,), **{setting: 1.0})
+    rates = {"dropout": 0.5, "input_dropout": 0.2, setting: 1.0}
+    with pytest.raises(ValueError, match=rf"{setting}\b.*\[0, 1\).*got 1\.0"):
+        MLPDiscriminator(1, 8, (4,), 2, **rates)

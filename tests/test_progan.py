@@ -138,7 +138,7 @@ def test_minibatch_stddev_appends_each_groups_mean_standard_deviation():
     [
         ({"batch_sizes": {4: 8, 8: 8}}, r"no batch size for the resolutions \[16\]"),
         ({"batch_sizes": {4: 8, 8: 6, 16: 8}}, r"batch_sizes\[8\] = 6 is not a positive multiple of mbstd"),
-        ({"fade_images": 0}, "fade_images must be >= 1"),
+        ({"fade_images": 0}, "fade_images must be an integer >= 1"),
         ({"gp_weight": -1.0}, "gp_weight"),
         ({"image_size": 12}, "image_size=12 is not supported.*power of two >= 4"),
     ],
@@ -206,3 +206,9 @@ def test_the_conformance_resume_point_is_mid_fade_and_the_run_reaches_the_full_s
     assert resumed.images_seen == 48 and resumed.growth == (2, 0.6)
     assert resumed.generator_ema.n_averaged.item() == 6
     assert resumed.sample(2).shape == (2, 1, 16, 16)
+
+
+def test_batch_sizes_with_string_keys_from_a_config_are_read_as_resolutions():
+    # jsonargparse and YAML hand dict[int, int] over with string keys.
+    model = tiny_progan(batch_sizes={"4": 8, "8": 4, "16": 4})
+    assert model.hparams.batch_sizes == {4: 8, 8: 4, 16: 4} and model.phase_batch_size() == 8

@@ -300,14 +300,14 @@ def test_translation_models_refuse_sampling_other_directions_and_bad_batches():
     "make, message",
     [
         (lambda: CycleGAN(image_size=30), "multiple of 4"),
-        (lambda: CycleGAN(cycle_weight=-1.0), "cycle_weight must be >= 0"),
-        (lambda: CycleGAN(decay_lr_epochs=-1), "decay_lr_epochs must be >= 0"),
-        (lambda: CycleGAN(pool_size=-1), "pool size must be >= 0"),
+        (lambda: CycleGAN(cycle_weight=-1.0), "cycle_weight must be a number >= 0"),
+        (lambda: CycleGAN(decay_lr_epochs=-1), "decay_lr_epochs must be an integer >= 0"),
+        (lambda: CycleGAN(pool_size=-1), "pool_size must be an integer >= 0"),
         (lambda: Pix2Pix(image_size=48), "power of two"),
         (lambda: Pix2Pix(image_size=16), "too small for a PatchGAN"),
         (lambda: Pix2Pix(direction="AB"), "direction must be 'AtoB' or 'BtoA'"),
         (lambda: Pix2Pix(norm="group"), "norm must be 'batch' or 'instance'"),
-        (lambda: Pix2Pix(dropout=1.0), r"dropout must lie in \[0, 1\)"),
+        (lambda: Pix2Pix(dropout=1.0), r"dropout must be a number in \[0, 1\)"),
     ],
 )
 def test_bad_settings_fail_at_construction(make, message):

@@ -10,9 +10,12 @@ import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable, instantiate_class
 from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from lightning_gans.settings import OpenUnitInterval, PositiveInt, check_settings
 
 # Arguments that are code, not numbers: kept out of the checkpoint's hyperparameters so checkpoints
 # load with torch.load(weights_only=True). LightningCLI saves them in the run's config.yaml.
@@ -45,9 +48,17 @@ def adam(lr: float, betas: tuple[float, float]) -> dict[str, Any]:
     return {"class_path": "torch.optim.Adam", "init_args": {"lr": lr, "betas": list(betas)}}
 
 
-def build(factory: Any, *args: Any) -> Any:
-    """Call an optimizer or scheduler factory: a callable, or a ``class_path``/``init_args`` dict."""
-    return instantiate_class(args, factory) if isinstance(factory, dict) else factory(*args)
+def build(model: LightningModule, setting: str, factory: Any, *args: Any) -> Any:
+    """Call the optimizer or scheduler factory that is ``model``'s ``setting`` (e.g. "optimizer_g"): a callable, or a
+    ``class_path``/``init_args`` dict. Its complaint about an argument (torch's "Invalid learning rate: -1.0") comes
+    when training starts, far from where the argument was set, so it is raised again naming the setting."""
+    try:
+        return instantiate_class(args, factory) if isinstance(factory, dict) else factory(*args)
+    except ValueError as error:
+        raise ValueError(
+            f"{type(model).__name__} {setting} was given an invalid argument: {error}. Correct it in {setting}'s "
+            f"init_args (on the command line: --model.init_args.{setting}.init_args.NAME VALUE)."
+        ) from error
 
 
 @runtime_checkable
@@ -120,6 +131,14 @@ class CodeSource(Protocol):
     def generate(self, latent: Tensor) -> Tensor: ...
 
 
+#: The EMA generator's batch-norm statistics ("standing statistics", BigGAN) are averaged over this many batches
+#: of this many samples, drawn afresh from this seed each time: a private stream, apart from the global one (which
+#: a resumed run must reproduce) and from the small seeds that callbacks draw their fixed noise with.
+STANDING_STATISTICS_BATCHES = 4
+STANDING_STATISTICS_BATCH_SIZE = 64
+STANDING_STATISTICS_SEED = 20_160_613
+
+
 @contextmanager
 def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
     """Put ``module`` in eval mode for the block and restore its previous mode after."""
@@ -140,7 +159,8 @@ class GANModule(LightningModule):
 
     - ``opt_d, opt_g = self.optimizers()``; inside ``with self.toggled_optimizer(opt):`` compute a loss
       and call ``self.update(opt, loss)`` (zero grad, backward, step, count the step, and after a
-      generator step update the EMA). Make the generator-step fakes inside the generator's toggle.
+      generator step update the EMA). Where one batch of fakes serves both players, make it once before the
+      toggles (with G's graph only when G updates in this batch): D's step on ``fake.detach()``, G's on the same fakes.
     - ``self.generator_turn()`` is true once D has made ``n_critic`` updates since G's last one.
     - ``self.real_images(batch)`` takes the images out of a batch and checks their shape.
     - ``self.sample_latent(n)`` draws z; ``self.sample(n)`` returns images in [-1, 1] for callbacks,
@@ -176,6 +196,22 @@ class GANModule(LightningModule):
     load into uncompiled models; the EMA generator, used only for sampling, stays eager, and so does a critic's
     gradient penalty (compiled graphs have no double backward). ``configure_model`` applies both, before Lightning
     moves the model to its device and wraps it for DDP.
+
+    Args:
+        generator: G, from latents (or, translating, images) to images in [-1, 1].
+        discriminator: D, from images to scores.
+        latent_dim: dimensions of the latent vector z that G turns into an image.
+        latent_distribution: distribution of z's entries: "normal", N(0, 1), or "uniform", U(-1, 1).
+        optimizer_g: G's optimizer: a class_path/init_args spec (on the command line e.g.
+            --model.init_args.optimizer_g.init_args.lr 1e-4), or in Python a callable taking G's parameters.
+        optimizer_d: D's optimizer, given as optimizer_g is.
+        scheduler_g: learning-rate scheduler of G's optimizer, stepped once per epoch; None for a constant rate.
+        scheduler_d: learning-rate scheduler of D's optimizer, stepped once per epoch; None for a constant rate.
+        n_critic: discriminator (critic) updates per generator update.
+        ema_decay: decay per generator step of the exponential moving average of G's weights that sample() draws
+            from, e.g. 0.999; None for no average.
+        channels_last: keep image batches and 4-D weights in NHWC memory order (the GPU recipe above).
+        torch_compile: compile the networks with nn.Module.compile (the GPU recipe above).
     """
 
     #: One name per optimizer returned by ``configure_optimizers``, in order; used for logging and counting.
@@ -190,36 +226,37 @@ class GANModule(LightningModule):
         generator: nn.Module,
         discriminator: nn.Module,
         *,
-        latent_dim: int | None,
+        latent_dim: PositiveInt | None,
         latent_distribution: Literal["normal", "uniform"] | None,
         optimizer_g: OptimizerCallable | dict,
         optimizer_d: OptimizerCallable | dict,
         scheduler_g: LRSchedulerCallable | dict | None,
         scheduler_d: LRSchedulerCallable | dict | None,
-        n_critic: int,
-        ema_decay: float | None,
+        n_critic: PositiveInt,
+        ema_decay: OpenUnitInterval | None,
         channels_last: bool = False,
         torch_compile: bool = False,
     ) -> None:
+        check_settings(GANModule, locals())
         super().__init__()
         # latent_dim None: no latent space (image-to-image translation, see TranslationSource).
-        if latent_dim is not None and latent_dim < 1:
-            raise ValueError(f"latent_dim must be at least 1, got {latent_dim}")
         if latent_dim is not None and latent_distribution not in ("normal", "uniform"):
             raise ValueError(f"latent_distribution must be 'normal' or 'uniform', got {latent_distribution!r}")
-        if n_critic < 1:
-            raise ValueError(f"n_critic (discriminator updates per generator update) must be >= 1, got {n_critic}")
-        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
-            raise ValueError(f"ema_decay must lie in (0, 1), e.g. 0.999, or be None for no EMA; got {ema_decay}")
         self.save_hyperparameters(ignore=list(NOT_HYPERPARAMETERS))
         self.automatic_optimization = False
         self.generator = generator
         self.discriminator = discriminator
         self.generator_ema = None
         if ema_decay is not None:
+            # Buffers are not weights: averaging the live generator's batch-norm statistics gives statistics of
+            # neither network. use_buffers=False copies the live buffers at each update instead (so fixed ones, like
+            # ImprovedGAN's VBN reference batch, stay equal), and update_ema_statistics replaces the batch-norm ones
+            # with the EMA generator's own before it samples.
             self.generator_ema = AveragedModel(
-                generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True
+                generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=False
             ).requires_grad_(False)
+        #: The generator step at which the EMA generator's batch-norm statistics were last computed (None: never).
+        self.ema_statistics_step: int | None = None
         self.optimizer_factories = {"g": optimizer_g, "d": optimizer_d}
         self.scheduler_factories = {"g": scheduler_g, "d": scheduler_d}
         self.steps = dict.fromkeys(self.optimizer_names, 0)
@@ -253,10 +290,12 @@ class GANModule(LightningModule):
         return self.steps["d"]
 
     def get_extra_state(self) -> dict[str, Any]:
-        return {"steps": dict(self.steps)}
+        return {"steps": dict(self.steps), "ema_statistics_step": self.ema_statistics_step}
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
         self.steps = dict(state["steps"])
+        # Checkpoints written before standing statistics have none: their EMA statistics are recomputed.
+        self.ema_statistics_step = state.get("ema_statistics_step")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         cls = type(self)
@@ -276,9 +315,12 @@ class GANModule(LightningModule):
 
     def configure_optimizers(self) -> Any:
         parameters = {"g": self.generator_parameters(), "d": self.discriminator_parameters()}
-        optimizers = {name: build(self.optimizer_factories[name], parameters[name]) for name in self.optimizer_names}
+        optimizers = {
+            name: build(self, f"optimizer_{name}", self.optimizer_factories[name], parameters[name])
+            for name in self.optimizer_names
+        }
         schedulers = [
-            build(self.scheduler_factories[name], optimizers[name])
+            build(self, f"scheduler_{name}", self.scheduler_factories[name], optimizers[name])
             for name in self.optimizer_names
             if self.scheduler_factories[name] is not None
         ]
@@ -390,8 +432,52 @@ class GANModule(LightningModule):
 
     @property
     def sampling_generator(self) -> nn.Module:
-        """The generator that ``sample`` and ``generate`` use: the EMA one when there is one."""
-        return self.generator_ema if self.generator_ema is not None else self.generator
+        """The generator that ``sample`` and ``generate`` use: the EMA one when there is one, with its batch-norm
+        statistics brought up to date with its weights (``update_ema_statistics``)."""
+        if self.generator_ema is None:
+            return self.generator
+        self.update_ema_statistics()
+        return self.generator_ema
+
+    @torch.no_grad()
+    def update_ema_statistics(self) -> None:
+        """Give the EMA generator's batch-norm layers the statistics of its own activations ("standing statistics").
+
+        The averaged weights make activations of another scale than the live generator's, so its running statistics
+        would mis-normalise them. As ``torch.optim.swa_utils.update_bn`` does, the running statistics are reset and
+        accumulated as a plain average (momentum None) over fixed batches (``standing_statistics_batches``). Unlike
+        update_bn, only the batch norms run in training mode: dropout stays off, as when sampling, and draws nothing
+        from the global random stream. Done only when the EMA weights changed since the last time (a generator step);
+        the statistics and that step are part of the checkpoint. Generators without batch norm skip all of it.
+        """
+        norms = [m for m in self.generator_ema.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
+        if not norms or self.ema_statistics_step == self.g_steps:
+            return
+        momenta = {norm: norm.momentum for norm in norms}
+        with eval_mode(self.generator_ema) as net:
+            for norm in norms:
+                norm.reset_running_stats()
+                norm.momentum = None
+                norm.train()
+            try:
+                for inputs in self.standing_statistics_batches():
+                    net(*inputs)
+            finally:
+                for norm, momentum in momenta.items():
+                    norm.momentum = momentum
+        self.ema_statistics_step = self.g_steps
+
+    def standing_statistics_batches(self) -> Iterator[tuple[Tensor, ...]]:
+        """The fixed batches of generator inputs that the EMA generator's batch-norm statistics come from: the same
+        ones every time, drawn from their own seeded stream (``STANDING_STATISTICS_SEED``) on the CPU."""
+        stream = torch.Generator().manual_seed(STANDING_STATISTICS_SEED)
+        for _ in range(STANDING_STATISTICS_BATCHES):
+            yield self.generator_inputs(STANDING_STATISTICS_BATCH_SIZE, stream)
+
+    def generator_inputs(self, n: int, generator: torch.Generator) -> tuple[Tensor, ...]:
+        """The generator network's inputs for a batch of n samples drawn from ``generator``, as ``sample`` draws
+        them: the latents. Variants whose generator takes more (ConditionalGAN's labels) override this."""
+        return (self.sample_latent(n, generator),)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.generator(z)

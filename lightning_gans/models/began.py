@@ -13,9 +13,12 @@ from torchmetrics import MeanMetric
 from lightning_gans import losses
 from lightning_gans.models.base import GANModule, adam, base_settings
 from lightning_gans.nn import BEGANDecoder, BEGANDiscriminator
+from lightning_gans.settings import OpenUnitInterval, PositiveFloat, PositiveInt, check_settings, ranged
 
 # The paper: Adam with a learning rate of 1e-4 (it names no betas; these are Adam's own defaults).
 BEGAN_ADAM = adam(lr=1e-4, betas=(0.9, 0.999))
+#: gamma = E[L(G(z))] / E[L(x)]: 0 would ask G for images D reconstructs perfectly, 1 for as well as real ones.
+DiversityRatio = ranged(float, above=0, at_most=1)
 
 
 class BEGAN(GANModule):
@@ -46,6 +49,16 @@ class BEGAN(GANModule):
 
     Logged per step, besides the base's: ``train/d_real`` = L(x) and ``train/d_fake`` = L(G(z_D)) (D's
     reconstruction errors), ``train/k`` and ``train/m_global``.
+
+    Args:
+        image_size: height and width of the images, in pixels: a power of two from 8.
+        channels: image channels: 1 for grey, 3 for colour (on the command line the data sets it).
+        embedding_dim: dimensions of the embedding h between D's encoder and decoder.
+        filters: the paper's n: channels of the decoders' convolutions (G's and D's); D's encoder widens by n at
+            every scale.
+        gamma: the diversity ratio E[L(G(z))] / E[L(x)] that the controller keeps; lower gives sharper but less varied
+            images (the paper uses 0.3 to 0.7).
+        lambda_k: learning rate of the control variable k_t.
     """
 
     #: L_D = L(x) - k_t L(G(z)) has no floor that would mean "D wins".
@@ -53,26 +66,23 @@ class BEGAN(GANModule):
 
     def __init__(
         self,
-        image_size: int = 64,
-        channels: int = 3,
-        latent_dim: int = 64,
+        image_size: PositiveInt = 64,
+        channels: PositiveInt = 3,
+        latent_dim: PositiveInt = 64,
         latent_distribution: Literal["normal", "uniform"] = "uniform",
-        embedding_dim: int = 64,
-        filters: int = 64,
-        gamma: float = 0.5,
-        lambda_k: float = 0.001,
+        embedding_dim: PositiveInt = 64,
+        filters: PositiveInt = 64,
+        gamma: DiversityRatio = 0.5,
+        lambda_k: PositiveFloat = 0.001,
         optimizer_g: OptimizerCallable = BEGAN_ADAM,
         optimizer_d: OptimizerCallable = BEGAN_ADAM,
         scheduler_g: LRSchedulerCallable | None = None,
         scheduler_d: LRSchedulerCallable | None = None,
-        ema_decay: float | None = None,
+        ema_decay: OpenUnitInterval | None = None,
         channels_last: bool = False,
         torch_compile: bool = False,
     ) -> None:
-        if not 0.0 < gamma <= 1.0:
-            raise ValueError(f"gamma (the diversity ratio) must lie in (0, 1]; the paper uses 0.3 to 0.7, got {gamma}")
-        if lambda_k <= 0.0:
-            raise ValueError(f"lambda_k (k_t's learning rate) must be positive, e.g. 0.001; got {lambda_k}")
+        check_settings(BEGAN, locals())
         super().__init__(
             BEGANDecoder(latent_dim, channels, image_size, filters),
             BEGANDiscriminator(channels, image_size, filters, embedding_dim),

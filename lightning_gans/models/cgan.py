@@ -10,10 +10,19 @@ from torch import Tensor
 
 from lightning_gans import losses
 from lightning_gans.models.base import GANModule, base_settings, eval_mode
-from lightning_gans.models.dcgan import DCGAN_ADAM
-from lightning_gans.models.gan import generator_loss_fn
+from lightning_gans.models.dcgan import DCGAN, DCGAN_ADAM
+from lightning_gans.models.gan import generator_loss_fn, generator_turn_this_batch
 from lightning_gans.models.ganhacks import GANHacks
 from lightning_gans.nn import ConditionalDCGANDiscriminator, ConditionalDCGANGenerator, dcgan_init
+from lightning_gans.settings import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    OpenUnitInterval,
+    PositiveInt,
+    Probability,
+    check_settings,
+    described,
+)
 
 LABELLED_DATAMODULES = (
     "DigitsDataModule, MNISTDataModule and CIFAR10DataModule yield (images, labels) batches; ImageFolderDataModule, "
@@ -21,6 +30,7 @@ LABELLED_DATAMODULES = (
 )
 
 
+@described(DCGAN)
 class ConditionalGAN(GANModule):
     """G and D both see a class label y: G learns p(x | y), and ``sample(n, labels=...)`` asks for classes.
 
@@ -30,6 +40,11 @@ class ConditionalGAN(GANModule):
        ``num_classes`` classes, ``n_critic`` times (default 1);
     2. update G by ascending log D(G(z | y') | y') (the non-saturating loss; ``generator_loss="minimax"``
        descends log(1 - D(G(z | y') | y')) as written).
+
+    Noise and labels: each batch draws one minibatch of z and of labels y' and runs G on them once. D's update sees
+    these fakes (with their y') detached from G; G's update, on the batches where G updates, sees the same fakes
+    and labels, through D as it is after D's update. On the other batches (``n_critic`` > 1) G runs without
+    building its graph.
 
     Deviations: the paper's MNIST networks are MLPs (G: ReLU layers of 200 units for z and 1000 for y joined by
     1200; D: maxout layers with dropout 0.5) trained by SGD with momentum and a decaying learning rate. Here the
@@ -46,38 +61,41 @@ class ConditionalGAN(GANModule):
     ganhacks switches, all off by default, as in DCGAN: soft, noisy and flipped labels and annealed instance
     noise (``real_label_range``, ``fake_label_range``, ``label_flip_probability``, ``instance_noise_std``,
     ``instance_noise_steps``), dropout in G (``generator_dropout``) and its upsampling (``generator_upsample``).
+
+    Args:
+        num_classes: classes of the labels, 0 to num_classes - 1; the data's number (on the command line checked
+            against the datamodule's).
+        embedding_dim: dimensions of the learned label embedding that G and D take the label through.
     """
 
     def __init__(
         self,
-        image_size: int = 32,
-        channels: int = 1,
-        num_classes: int = 10,
-        embedding_dim: int = 50,
-        latent_dim: int = 100,
+        image_size: PositiveInt = 32,
+        channels: PositiveInt = 1,
+        num_classes: PositiveInt = 10,
+        embedding_dim: PositiveInt = 50,
+        latent_dim: PositiveInt = 100,
         latent_distribution: Literal["normal", "uniform"] = "normal",
-        generator_features: int = 64,
-        discriminator_features: int = 64,
+        generator_features: PositiveInt = 64,
+        discriminator_features: PositiveInt = 64,
         generator_loss: Literal["nonsaturating", "minimax"] = "nonsaturating",
         real_label_range: tuple[float, float] = (1.0, 1.0),
         fake_label_range: tuple[float, float] = (0.0, 0.0),
-        label_flip_probability: float = 0.0,
-        instance_noise_std: float = 0.0,
-        instance_noise_steps: int = 0,
-        generator_dropout: float = 0.0,
+        label_flip_probability: Probability = 0.0,
+        instance_noise_std: NonNegativeFloat = 0.0,
+        instance_noise_steps: NonNegativeInt = 0,
+        generator_dropout: Probability = 0.0,
         generator_upsample: Literal["transposed", "pixel_shuffle", "resize"] = "transposed",
         optimizer_g: OptimizerCallable = DCGAN_ADAM,
         optimizer_d: OptimizerCallable = DCGAN_ADAM,
         scheduler_g: LRSchedulerCallable | None = None,
         scheduler_d: LRSchedulerCallable | None = None,
-        n_critic: int = 1,
-        ema_decay: float | None = None,
+        n_critic: PositiveInt = 1,
+        ema_decay: OpenUnitInterval | None = None,
         channels_last: bool = False,
         torch_compile: bool = False,
     ) -> None:
-        for name, value in (("num_classes", num_classes), ("embedding_dim", embedding_dim)):
-            if value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
+        check_settings(ConditionalGAN, locals())
         generator = ConditionalDCGANGenerator(
             latent_dim,
             num_classes,
@@ -123,13 +141,18 @@ class ConditionalGAN(GANModule):
         real, labels = self.real_images(batch), self.real_labels(batch)
         opt_d, opt_g = self.optimizers()
         hacks = self.hacks  # ganhacks' tricks on D's inputs and targets; all off by default
+        g_turn = generator_turn_this_batch(self)
 
-        # D: maximise log D(x | y) + log(1 - D(G(z | y') | y')). G has no grad under D's toggle.
+        # One forward of G per batch; D and G see the same (noisy) images and labels. G's graph only if G updates.
+        fake_labels = self.sample_labels(real.size(0))
+        with torch.set_grad_enabled(g_turn):
+            fake = hacks.instance_noise(self.generator(self.sample_latent(real.size(0)), fake_labels), self.g_steps)
+        real = hacks.instance_noise(real, self.g_steps)
+
+        # D: maximise log D(x | y) + log(1 - D(G(z | y') | y')), on the fakes detached from G.
         with self.toggled_optimizer(opt_d):
-            fake_labels = self.sample_labels(real.size(0))
-            fake = self.generator(self.sample_latent(real.size(0)), fake_labels)
-            real_logits = self.discriminator(hacks.instance_noise(real, self.g_steps), labels)
-            fake_logits = self.discriminator(hacks.instance_noise(fake, self.g_steps), fake_labels)
+            real_logits = self.discriminator(real, labels)
+            fake_logits = self.discriminator(fake.detach(), fake_labels)
             d_loss = losses.minimax_discriminator_loss(
                 real_logits, fake_logits, *hacks.targets(real_logits, fake_logits)
             )
@@ -139,13 +162,10 @@ class ConditionalGAN(GANModule):
         )
         self.log("train/d_loss", d_loss, prog_bar=True)
 
-        # G: after every n_critic D updates, on freshly drawn labels.
-        if self.generator_turn():
+        # G: after every n_critic D updates, on the same fakes through the updated D. D has no grad under G's toggle.
+        if g_turn:
             with self.toggled_optimizer(opt_g):
-                fake_labels = self.sample_labels(real.size(0))
-                fake = self.generator(self.sample_latent(real.size(0)), fake_labels)
-                fake_logits = self.discriminator(hacks.instance_noise(fake, self.g_steps), fake_labels)
-                g_loss = self.generator_loss(fake_logits)
+                g_loss = self.generator_loss(self.discriminator(fake, fake_labels))
                 self.update(opt_g, g_loss)
             self.log("train/g_loss", g_loss, prog_bar=True)
 
@@ -181,6 +201,11 @@ class ConditionalGAN(GANModule):
         """n labels drawn uniformly from [0, num_classes); a seeded ``generator`` gives the same labels every time."""
         device = generator.device if generator is not None else self.device
         return torch.randint(self.num_classes, (n,), generator=generator, device=device).to(self.device)
+
+    def generator_inputs(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """Latents and uniformly drawn labels, as ``sample`` draws them: the EMA generator's batch-norm statistics
+        are those of all classes together."""
+        return self.sample_latent(n, generator), self.sample_labels(n, generator)
 
     # ----------------------------------------------------------------------------------- sampling
     @torch.no_grad()

@@ -12,6 +12,7 @@ from lightning_gans import losses
 from lightning_gans.models.base import GANModule, adam, base_settings, eval_mode
 from lightning_gans.models.translation import DIRECTIONS, check_direction, image_pair, linear_decay
 from lightning_gans.nn import ImagePool, PatchGANDiscriminator, ResnetGenerator, dcgan_init
+from lightning_gans.settings import NonNegativeFloat, NonNegativeInt, PositiveInt, check_settings
 
 # The paper's Adam: lr 2e-4, betas (0.5, 0.999), for both players.
 CYCLEGAN_ADAM = adam(lr=2e-4, betas=(0.5, 0.999))
@@ -42,6 +43,20 @@ class CycleGAN(GANModule):
 
     ``translate(images, "AtoB")`` and ``translate(images, "BtoA")`` apply the generators; the model has no
     latent space, so ``sample`` is refused.
+
+    Args:
+        image_size: height and width of the images, in pixels: a multiple of 4 from 8.
+        channels: image channels: 1 for grey, 3 for colour (on the command line the data sets it).
+        generator_features: channels of each generator's first convolution; they double at each of its two
+            downsamplings.
+        discriminator_features: channels of each PatchGAN's first convolution; they double per strided layer.
+        residual_blocks: residual blocks of each generator; None for the paper's choice by image size.
+        discriminator_layers: strided layers of each PatchGAN (3: 70x70 patches).
+        cycle_weight: weight lambda of the cycle-consistency losses.
+        identity_weight: weight of the identity losses, relative to cycle_weight; 0 for none.
+        pool_size: earlier translations kept in each image pool, for D to judge; 0 for none.
+        constant_lr_epochs: epochs at the initial learning rate.
+        decay_lr_epochs: epochs over which the learning rate then falls linearly towards 0; 0 for a constant rate.
     """
 
     directions = DIRECTIONS
@@ -49,25 +64,23 @@ class CycleGAN(GANModule):
 
     def __init__(
         self,
-        image_size: int = 256,
-        channels: int = 3,
-        generator_features: int = 64,
-        discriminator_features: int = 64,
-        residual_blocks: int | None = None,
-        discriminator_layers: int = 3,
-        cycle_weight: float = 10.0,
-        identity_weight: float = 0.5,
-        pool_size: int = 50,
-        constant_lr_epochs: int = 100,
-        decay_lr_epochs: int = 100,
+        image_size: PositiveInt = 256,
+        channels: PositiveInt = 3,
+        generator_features: PositiveInt = 64,
+        discriminator_features: PositiveInt = 64,
+        residual_blocks: NonNegativeInt | None = None,
+        discriminator_layers: PositiveInt = 3,
+        cycle_weight: NonNegativeFloat = 10.0,
+        identity_weight: NonNegativeFloat = 0.5,
+        pool_size: NonNegativeInt = 50,
+        constant_lr_epochs: NonNegativeInt = 100,
+        decay_lr_epochs: NonNegativeInt = 100,
         optimizer_g: OptimizerCallable = CYCLEGAN_ADAM,
         optimizer_d: OptimizerCallable = CYCLEGAN_ADAM,
         channels_last: bool = False,
         torch_compile: bool = False,
     ) -> None:
-        for name, value in (("cycle_weight", cycle_weight), ("identity_weight", identity_weight)):
-            if value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value}")
+        check_settings(CycleGAN, locals())
         blocks = residual_blocks if residual_blocks is not None else 9 if image_size >= 256 else 6
         # Keyed by direction and by the domain judged: generator["AtoB"] makes B images, discriminator["B"] judges them.
         generator = nn.ModuleDict(

@@ -11,16 +11,28 @@ from lightning_gans.models.base import GANModule, adam, base_settings
 from lightning_gans.models.gan import GAN, generator_loss_fn
 from lightning_gans.models.ganhacks import GANHacks
 from lightning_gans.nn import DCGANDiscriminator, DCGANGenerator, dcgan_init
+from lightning_gans.settings import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    OpenUnitInterval,
+    PositiveInt,
+    Probability,
+    check_settings,
+    described,
+)
 
 # The paper's Adam: lr 2e-4, beta1 0.5.
 DCGAN_ADAM = adam(lr=2e-4, betas=(0.5, 0.999))
 
 
+@described(GAN)
 class DCGAN(GANModule):
     """Convolutional G and D trained on the non-saturating GAN game of Goodfellow et al.
 
     The training step is GAN's (``lightning_gans/models/gan.py``): one D update, then one G update per
-    batch. What the paper changes is the architecture and the optimisation, all defaults here:
+    batch, both on one forward of G: D's update sees the batch's fakes detached, G's update the same fakes through
+    the updated D (as pytorch/examples' DCGAN does). What the paper changes is the architecture
+    and the optimisation, all defaults here:
 
     - strided convolutions in D and transposed convolutions in G, no pooling, no fully connected
       hidden layers; batch norm in both, except on G's output and D's input;
@@ -38,35 +50,45 @@ class DCGAN(GANModule):
     block of G (``generator_dropout``, ganhacks: 0.5) and pixel-shuffle or resize-convolution upsampling
     in G (``generator_upsample``). ganhacks keeps G's dropout on at test time too; here ``sample``
     turns it off, so that fixed noise gives the same images every time.
+
+    Args:
+        image_size: height and width of the images, in pixels: a power of two from 16.
+        channels: image channels: 1 for grey, 3 for colour (on the command line the data sets it).
+        generator_features: channels of G's last hidden block; they double per block towards z.
+        discriminator_features: channels of D's first block; they double per block towards its output.
+        generator_dropout: share of G's hidden activations dropped after every block in training (ganhacks: 0.5).
+        generator_upsample: G's upsampling layers: "transposed" convolutions (the paper's), or "pixel_shuffle" or
+            "resize" (nearest-neighbour, then a convolution), which avoid checkerboard artefacts.
     """
 
     training_step = GAN.training_step
 
     def __init__(
         self,
-        image_size: int = 64,
-        channels: int = 3,
-        latent_dim: int = 100,
+        image_size: PositiveInt = 64,
+        channels: PositiveInt = 3,
+        latent_dim: PositiveInt = 100,
         latent_distribution: Literal["normal", "uniform"] = "normal",
-        generator_features: int = 64,
-        discriminator_features: int = 64,
+        generator_features: PositiveInt = 64,
+        discriminator_features: PositiveInt = 64,
         generator_loss: Literal["nonsaturating", "minimax"] = "nonsaturating",
         real_label_range: tuple[float, float] = (1.0, 1.0),
         fake_label_range: tuple[float, float] = (0.0, 0.0),
-        label_flip_probability: float = 0.0,
-        instance_noise_std: float = 0.0,
-        instance_noise_steps: int = 0,
-        generator_dropout: float = 0.0,
+        label_flip_probability: Probability = 0.0,
+        instance_noise_std: NonNegativeFloat = 0.0,
+        instance_noise_steps: NonNegativeInt = 0,
+        generator_dropout: Probability = 0.0,
         generator_upsample: Literal["transposed", "pixel_shuffle", "resize"] = "transposed",
         optimizer_g: OptimizerCallable = DCGAN_ADAM,
         optimizer_d: OptimizerCallable = DCGAN_ADAM,
         scheduler_g: LRSchedulerCallable | None = None,
         scheduler_d: LRSchedulerCallable | None = None,
-        n_critic: int = 1,
-        ema_decay: float | None = None,
+        n_critic: PositiveInt = 1,
+        ema_decay: OpenUnitInterval | None = None,
         channels_last: bool = False,
         torch_compile: bool = False,
     ) -> None:
+        check_settings(DCGAN, locals())
         generator = DCGANGenerator(
             latent_dim, channels, image_size, generator_features, upsample=generator_upsample, dropout=generator_dropout
         )

@@ -9,19 +9,22 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from lightning_gans.settings import NonNegativeFloat, NonNegativeInt, Probability, check_settings
+
 
 class GANHacks:
     """Soft and noisy labels, label flipping and annealed instance noise for the discriminator.
 
     Args:
-        real_label_range: D's target for each real image is drawn uniformly from this range
+        real_label_range: (low, high) range that D's target for each real image is drawn from uniformly
             (ganhacks: (0.7, 1.2); (0.9, 0.9) is Salimans et al.'s one-sided label smoothing).
-        fake_label_range: the same for each generated image (ganhacks: (0.0, 0.3)).
+        fake_label_range: (low, high) range that D's target for each generated image is drawn from uniformly
+            (ganhacks: (0.0, 0.3)).
         label_flip_probability: chance that an image's target is drawn from the other range instead,
             when training D (ganhacks: "occasionally flip the labels", e.g. 0.05).
         instance_noise_std: standard deviation of Gaussian noise added to every image D sees, real and
-            generated (Sønderby et al. 2016), decreasing linearly to zero over ``instance_noise_steps``
-            generator steps.
+            generated (Sønderby et al. 2016), decreasing linearly to zero over instance_noise_steps
+            generator steps; 0 for none.
         instance_noise_steps: generator steps over which the instance noise anneals to zero.
     """
 
@@ -29,17 +32,14 @@ class GANHacks:
         self,
         real_label_range: tuple[float, float] = (1.0, 1.0),
         fake_label_range: tuple[float, float] = (0.0, 0.0),
-        label_flip_probability: float = 0.0,
-        instance_noise_std: float = 0.0,
-        instance_noise_steps: int = 0,
+        label_flip_probability: Probability = 0.0,
+        instance_noise_std: NonNegativeFloat = 0.0,
+        instance_noise_steps: NonNegativeInt = 0,
     ) -> None:
+        check_settings(GANHacks, locals())
         for name, (low, high) in (("real_label_range", real_label_range), ("fake_label_range", fake_label_range)):
             if low > high:
                 raise ValueError(f"{name} must be (low, high) with low <= high, got ({low}, {high})")
-        if not 0.0 <= label_flip_probability < 1.0:
-            raise ValueError(f"label_flip_probability must lie in [0, 1), e.g. 0.05; got {label_flip_probability}")
-        if instance_noise_std < 0:
-            raise ValueError(f"instance_noise_std must be >= 0 (0 for none), got {instance_noise_std}")
         if instance_noise_std > 0 and instance_noise_steps < 1:
             raise ValueError(
                 f"instance_noise_std={instance_noise_std} needs instance_noise_steps >= 1, the generator steps over "

@@ -11,7 +11,8 @@ from torch import Tensor, nn
 
 from lightning_gans import losses
 from lightning_gans.models.base import GANModule, adam, base_settings, draw_latent
-from lightning_gans.models.gan import generator_loss_fn
+from lightning_gans.models.dcgan import DCGAN
+from lightning_gans.models.gan import generator_loss_fn, generator_turn_this_batch
 from lightning_gans.models.ganhacks import GANHacks
 from lightning_gans.nn import (
     DCGANDiscriminator,
@@ -22,11 +23,21 @@ from lightning_gans.nn import (
     VirtualBatchNorm2d,
     dcgan_init,
 )
+from lightning_gans.settings import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    OpenUnitInterval,
+    PositiveInt,
+    Probability,
+    check_settings,
+    described,
+)
 
 # The authors' code: Adam with lr 3e-4 and beta1 0.5.
 IMPROVED_GAN_ADAM = adam(lr=3e-4, betas=(0.5, 0.999))
 
 
+@described(DCGAN)
 class ImprovedGAN(GANModule):
     """DCGAN's networks and game, plus the paper's techniques for stabler training, each a switch:
 
@@ -42,6 +53,11 @@ class ImprovedGAN(GANModule):
       statistics from a reference batch of ``reference_batch_size`` latents, drawn once at construction
       and kept in the checkpoint.
 
+    Noise: each batch draws one minibatch of z and runs G on it once (with VBN, on the reference latents and z
+    together). D's update sees these fakes detached from G; G's update, on the batches where G updates, sees the same
+    fakes (and, for feature matching, the same real images, with the same instance noise) through D as it is after
+    D's update. On the other batches (``n_critic`` > 1) G runs without building its graph.
+
     All are off by default; the other defaults are the authors' code's: Adam with lr 3e-4 and beta1 0.5,
     batch size 100 (set in the configs), 100-dimensional uniform z. ganhacks' switches (soft, noisy and
     flipped labels, instance noise, G dropout and upsampling; see ``DCGAN``) work here too.
@@ -49,45 +65,49 @@ class ImprovedGAN(GANModule):
     Deviations: the networks are DCGAN's (the authors use weight-normalised networks with dropout and
     Gaussian noise layers in D); the semi-supervised K+1-class discriminator of section 5 is not
     here, as every model in this package is unconditional.
+
+    Args:
+        feature_matching: train G to match the mean of D's last hidden features on real and generated images,
+            instead of on its generator loss.
+        minibatch_kernels: kernels B of minibatch discrimination; 0 for none.
+        minibatch_kernel_dim: dimensions C of each minibatch-discrimination kernel.
+        historical_averaging: weight of the historical-averaging penalty in each player's cost; 0 for none.
+        virtual_batch_norm: normalise G's activations with the statistics of a fixed reference batch.
+        reference_batch_size: latents in the reference batch of virtual batch norm.
     """
 
     def __init__(
         self,
-        image_size: int = 32,
-        channels: int = 3,
-        latent_dim: int = 100,
+        image_size: PositiveInt = 32,
+        channels: PositiveInt = 3,
+        latent_dim: PositiveInt = 100,
         latent_distribution: Literal["normal", "uniform"] = "uniform",
-        generator_features: int = 64,
-        discriminator_features: int = 64,
+        generator_features: PositiveInt = 64,
+        discriminator_features: PositiveInt = 64,
         generator_loss: Literal["nonsaturating", "minimax"] = "nonsaturating",
         feature_matching: bool = False,
-        minibatch_kernels: int = 0,
-        minibatch_kernel_dim: int = 5,
-        historical_averaging: float = 0.0,
+        minibatch_kernels: NonNegativeInt = 0,
+        minibatch_kernel_dim: PositiveInt = 5,
+        historical_averaging: NonNegativeFloat = 0.0,
         virtual_batch_norm: bool = False,
-        reference_batch_size: int = 64,
+        reference_batch_size: PositiveInt = 64,
         real_label_range: tuple[float, float] = (1.0, 1.0),
         fake_label_range: tuple[float, float] = (0.0, 0.0),
-        label_flip_probability: float = 0.0,
-        instance_noise_std: float = 0.0,
-        instance_noise_steps: int = 0,
-        generator_dropout: float = 0.0,
+        label_flip_probability: Probability = 0.0,
+        instance_noise_std: NonNegativeFloat = 0.0,
+        instance_noise_steps: NonNegativeInt = 0,
+        generator_dropout: Probability = 0.0,
         generator_upsample: Literal["transposed", "pixel_shuffle", "resize"] = "transposed",
         optimizer_g: OptimizerCallable = IMPROVED_GAN_ADAM,
         optimizer_d: OptimizerCallable = IMPROVED_GAN_ADAM,
         scheduler_g: LRSchedulerCallable | None = None,
         scheduler_d: LRSchedulerCallable | None = None,
-        n_critic: int = 1,
-        ema_decay: float | None = None,
+        n_critic: PositiveInt = 1,
+        ema_decay: OpenUnitInterval | None = None,
         channels_last: bool = False,
         torch_compile: bool = False,
     ) -> None:
-        if minibatch_kernels < 0:
-            raise ValueError(
-                f"minibatch_kernels must be >= 0 (0 for no minibatch discrimination), got {minibatch_kernels}"
-            )
-        if historical_averaging < 0:
-            raise ValueError(f"historical_averaging (the penalty's weight) must be >= 0, got {historical_averaging}")
+        check_settings(ImprovedGAN, locals())
         generator = DCGANGenerator(
             latent_dim,
             channels,
@@ -133,12 +153,17 @@ class ImprovedGAN(GANModule):
         real = self.real_images(batch)
         opt_d, opt_g = self.optimizers()
         hacks = self.hacks
+        g_turn = generator_turn_this_batch(self)
+
+        # One forward of G per batch; D and G see the same (noisy) images. G's graph only if G updates.
+        with torch.set_grad_enabled(g_turn):
+            fake = hacks.instance_noise(self.generator(self.sample_latent(real.size(0))), self.g_steps)
+        real = hacks.instance_noise(real, self.g_steps)
 
         # D: the minimax game's loss (one-sided label smoothing: real targets 0.9) + historical averaging.
         with self.toggled_optimizer(opt_d):
-            fake = self.generator(self.sample_latent(real.size(0)))
-            real_logits = self.discriminator(hacks.instance_noise(real, self.g_steps))
-            fake_logits = self.discriminator(hacks.instance_noise(fake, self.g_steps))
+            real_logits = self.discriminator(real)
+            fake_logits = self.discriminator(fake.detach())
             d_loss = losses.minimax_discriminator_loss(
                 real_logits, fake_logits, *hacks.targets(real_logits, fake_logits)
             )
@@ -150,14 +175,11 @@ class ImprovedGAN(GANModule):
         )
         self.log("train/d_loss", d_loss, prog_bar=True)
 
-        # G: feature matching or the generator loss + historical averaging, after every n_critic D updates.
-        if self.generator_turn():
+        # G: feature matching or the generator loss + historical averaging, after every n_critic D updates, on the
+        # same fakes through the updated D.
+        if g_turn:
             with self.toggled_optimizer(opt_g):
-                fake = self.generator(self.sample_latent(real.size(0)))
-                g_loss = self.generator_objective(
-                    hacks.instance_noise(real, self.g_steps), hacks.instance_noise(fake, self.g_steps)
-                )
-                g_loss = g_loss + self.historical_penalty("generator")
+                g_loss = self.generator_objective(real, fake) + self.historical_penalty("generator")
                 self.update(opt_g, g_loss)
                 self.remember("generator")
             self.log("train/g_loss", g_loss, prog_bar=True)

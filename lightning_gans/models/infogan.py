@@ -14,7 +14,18 @@ from torch import Tensor, nn
 
 from lightning_gans import losses
 from lightning_gans.models.base import GANModule, adam, base_settings, draw_latent, eval_mode
+from lightning_gans.models.dcgan import DCGAN
+from lightning_gans.models.gan import generator_turn_this_batch
 from lightning_gans.nn import DCGANDiscriminator, DCGANGenerator, InfoGANQHead, dcgan_init
+from lightning_gans.settings import (
+    AtLeastTwo,
+    NonNegativeFloat,
+    NonNegativeInt,
+    OpenUnitInterval,
+    PositiveInt,
+    check_settings,
+    described,
+)
 
 # The paper's Adam (appendix C): lr 2e-4 for D, 1e-3 for G (and Q, which trains with G), beta1 0.5.
 INFOGAN_ADAM_D = adam(lr=2e-4, betas=(0.5, 0.999))
@@ -24,6 +35,7 @@ INFOGAN_ADAM_G = adam(lr=1e-3, betas=(0.5, 0.999))
 Posterior = tuple[list[Tensor], Tensor, Tensor | None]
 
 
+@described(DCGAN)
 class InfoGAN(GANModule):
     """A GAN whose generator input is noise z plus codes c, and which maximises the mutual information
     I(c; G(z, c)) through a lower bound estimated by a recognition network Q(c | x).
@@ -37,6 +49,11 @@ class InfoGAN(GANModule):
        log-likelihood under Q(c | G(z, c)), ``n_critic`` times;
     2. update G and Q on the non-saturating loss -log D(G(z, c)) plus the same lambda-weighted negative
        log-likelihood (``losses.mutual_information_loss``), i.e. minimise V(D, G) - lambda L_I(G, Q).
+
+    Noise and codes: each batch draws one minibatch of z and c and runs G on it once. D's update sees these fakes
+    detached from G; G and Q's update, on the batches where G updates, sees the same fakes through D's body as it is
+    after D's update. Both information terms are the likelihood of the codes G was given. On the other batches
+    (``n_critic`` > 1) G runs without building its graph.
 
     Q's head trains with G's optimizer. D's body also learns from the information term (step 1, Q's head
     frozen), since in the paper Q *is* D's network with another output layer, and the authors' code adds the
@@ -54,33 +71,48 @@ class InfoGAN(GANModule):
     ``image_size`` (MNIST at 32x32) instead of the paper's fully connected + 2-conv nets at 28x28, so that
     every dataset and the rest of the package share one architecture; D's widths double per block (64, 128,
     256 by default) where the paper ends in a 1024-unit layer. DCGAN's N(0, 0.02) initialisation is used.
+
+    Args:
+        noise_dim: dimensions of the incompressible noise z.
+        noise_distribution: distribution of z's entries: "normal", N(0, 1), or "uniform", U(-1, 1).
+        categorical_codes: the number of values of each categorical code, e.g. (10,) for one ten-valued code; () for
+            none.
+        continuous_codes: how many continuous codes, each uniform in [-1, 1].
+        lambda_categorical: weight lambda of the categorical codes' information term.
+        lambda_continuous: weight lambda of the continuous codes' information term.
+        learn_continuous_std: let Q predict the standard deviation of the continuous codes' Gaussian, instead of 1.
+        q_hidden: units of Q's hidden layer.
     """
 
     def __init__(
         self,
-        image_size: int = 32,
-        channels: int = 1,
-        noise_dim: int = 62,
+        image_size: PositiveInt = 32,
+        channels: PositiveInt = 1,
+        noise_dim: NonNegativeInt = 62,
         noise_distribution: Literal["normal", "uniform"] = "uniform",
-        categorical_codes: tuple[int, ...] = (10,),
-        continuous_codes: int = 2,
-        lambda_categorical: float = 1.0,
-        lambda_continuous: float = 0.1,
+        categorical_codes: tuple[AtLeastTwo, ...] = (10,),
+        continuous_codes: NonNegativeInt = 2,
+        lambda_categorical: NonNegativeFloat = 1.0,
+        lambda_continuous: NonNegativeFloat = 0.1,
         learn_continuous_std: bool = False,
-        generator_features: int = 64,
-        discriminator_features: int = 64,
-        q_hidden: int = 128,
+        generator_features: PositiveInt = 64,
+        discriminator_features: PositiveInt = 64,
+        q_hidden: PositiveInt = 128,
         optimizer_g: OptimizerCallable = INFOGAN_ADAM_G,
         optimizer_d: OptimizerCallable = INFOGAN_ADAM_D,
         scheduler_g: LRSchedulerCallable | None = None,
         scheduler_d: LRSchedulerCallable | None = None,
-        n_critic: int = 1,
-        ema_decay: float | None = None,
+        n_critic: PositiveInt = 1,
+        ema_decay: OpenUnitInterval | None = None,
         channels_last: bool = False,
         torch_compile: bool = False,
     ) -> None:
+        check_settings(InfoGAN, locals())
         categorical_codes = tuple(categorical_codes)
-        check_codes(noise_dim, categorical_codes, continuous_codes, lambda_categorical, lambda_continuous)
+        if not categorical_codes and continuous_codes == 0:
+            raise ValueError(
+                "InfoGAN needs at least one latent code: give categorical_codes (e.g. (10,)) or continuous_codes >= 1"
+            )
         latent_dim = noise_dim + sum(categorical_codes) + continuous_codes
         generator = DCGANGenerator(latent_dim, channels, image_size, generator_features)
         discriminator = DCGANDiscriminator(channels, image_size, discriminator_features)
@@ -105,13 +137,17 @@ class InfoGAN(GANModule):
     def training_step(self, batch: Tensor | tuple, batch_idx: int) -> None:
         real = self.real_images(batch)
         opt_d, opt_g = self.optimizers()
+        g_turn = generator_turn_this_batch(self)
+
+        # One forward of G per batch, for D's step and G's. G's graph only if G updates.
+        codes = self.sample_codes(real.size(0))
+        with torch.set_grad_enabled(g_turn):
+            fake = self.generator(self.assemble_latent(*codes))
 
         # D: maximise log D(x) + log(1 - D(G(z, c))); its body also learns to expose c to Q (Q's head is frozen).
         with self.toggled_optimizer(opt_d):
-            codes = self.sample_codes(real.size(0))
-            fake = self.generator(self.assemble_latent(*codes))
             real_logits = self.discriminator(real)
-            fake_logits, posterior = self.discriminate(fake)
+            fake_logits, posterior = self.discriminate(fake.detach())
             d_loss = losses.minimax_discriminator_loss(real_logits, fake_logits)
             self.update(opt_d, d_loss + self.information_loss(posterior, codes))
         self.log_diagnostics(
@@ -119,11 +155,10 @@ class InfoGAN(GANModule):
         )
         self.log("train/d_loss", d_loss, prog_bar=True)
 
-        # G and Q: minimise -log D(G(z, c)) - lambda L_I(G, Q), after every n_critic D updates.
-        if self.generator_turn():
+        # G and Q: minimise -log D(G(z, c)) - lambda L_I(G, Q), after every n_critic D updates, on the same fakes.
+        if g_turn:
             with self.toggled_optimizer(opt_g):
-                codes = self.sample_codes(real.size(0))
-                fake_logits, posterior = self.discriminate(self.generator(self.assemble_latent(*codes)))
+                fake_logits, posterior = self.discriminate(fake)
                 g_loss = losses.nonsaturating_generator_loss(fake_logits)
                 info_loss = self.information_loss(posterior, codes)
                 self.update(opt_g, g_loss + info_loss)
@@ -211,29 +246,3 @@ class InfoGAN(GANModule):
         """``latent_from_codes`` without its checks, for codes drawn by ``sample_codes``."""
         one_hots = [F.one_hot(categorical[:, i], values) for i, values in enumerate(self.categorical_codes)]
         return torch.cat([noise, *(one_hot.to(noise.dtype) for one_hot in one_hots), continuous.to(noise.dtype)], 1)
-
-
-def check_codes(
-    noise_dim: int,
-    categorical_codes: tuple[int, ...],
-    continuous_codes: int,
-    lambda_categorical: float,
-    lambda_continuous: float,
-) -> None:
-    """Raise a ValueError saying what to change unless the latent codes and their weights make sense."""
-    if noise_dim < 0:
-        raise ValueError(f"noise_dim must be >= 0, got {noise_dim}")
-    if any(values < 2 for values in categorical_codes):
-        raise ValueError(
-            f"every categorical code needs at least 2 values, got categorical_codes={categorical_codes}; "
-            "e.g. (10,) for one code of ten values, or () for none"
-        )
-    if continuous_codes < 0:
-        raise ValueError(f"continuous_codes (how many continuous codes) must be >= 0, got {continuous_codes}")
-    if not categorical_codes and continuous_codes == 0:
-        raise ValueError(
-            "InfoGAN needs at least one latent code: give categorical_codes (e.g. (10,)) or continuous_codes >= 1"
-        )
-    for name, value in (("lambda_categorical", lambda_categorical), ("lambda_continuous", lambda_continuous)):
-        if value < 0:
-            raise ValueError(f"{name} (the mutual-information weight) must be >= 0, got {value}")

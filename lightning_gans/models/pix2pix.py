@@ -12,13 +12,23 @@ from torch import Tensor, nn
 
 from lightning_gans import losses
 from lightning_gans.models.base import GANModule, adam, base_settings, eval_mode
+from lightning_gans.models.cyclegan import CycleGAN
 from lightning_gans.models.translation import check_direction, image_pair, linear_decay
 from lightning_gans.nn import PatchGANDiscriminator, UNetGenerator, dcgan_init
+from lightning_gans.settings import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveInt,
+    Probability,
+    check_settings,
+    described,
+)
 
 # The paper's Adam: lr 2e-4, betas (0.5, 0.999), for both players.
 PIX2PIX_ADAM = adam(lr=2e-4, betas=(0.5, 0.999))
 
 
+@described(CycleGAN)
 class Pix2Pix(GANModule):
     """A conditional GAN that learns to translate an image x into its aligned counterpart y.
 
@@ -42,35 +52,45 @@ class Pix2Pix(GANModule):
     test batch's own statistics (instance norm at batch size 1, which ``norm="instance"`` gives in both
     training and inference). ``constant_lr_epochs``/``decay_lr_epochs`` give the linear decay of the
     authors' code (100 + 100 epochs); by default the rate is constant, as in the paper.
+
+    Args:
+        image_size: height and width of the images, in pixels: a power of two, large enough for the PatchGAN
+            (24 for 3 layers).
+        direction: which image of a batch's (A, B) pairs is the input: "AtoB" or "BtoA".
+        generator_features: channels of the U-Net's first convolution; they double per halving, to at most 8 times
+            as many.
+        norm: normalisation in both networks: "batch" or "instance".
+        dropout: share of activations dropped in the U-Net's innermost decoder blocks, its only noise.
+        inference_dropout: keep the dropout on when translating, as the paper does.
+        l1_weight: weight lambda of the L1 loss |y - G(x)|.
     """
 
     paired = True
 
     def __init__(
         self,
-        image_size: int = 256,
-        channels: int = 3,
+        image_size: PositiveInt = 256,
+        channels: PositiveInt = 3,
         direction: Literal["AtoB", "BtoA"] = "AtoB",
-        generator_features: int = 64,
-        discriminator_features: int = 64,
-        discriminator_layers: int = 3,
+        generator_features: PositiveInt = 64,
+        discriminator_features: PositiveInt = 64,
+        discriminator_layers: PositiveInt = 3,
         norm: Literal["batch", "instance"] = "batch",
-        dropout: float = 0.5,
+        dropout: Probability = 0.5,
         inference_dropout: bool = True,
-        l1_weight: float = 100.0,
-        constant_lr_epochs: int = 100,
-        decay_lr_epochs: int = 0,
+        l1_weight: NonNegativeFloat = 100.0,
+        constant_lr_epochs: NonNegativeInt = 100,
+        decay_lr_epochs: NonNegativeInt = 0,
         optimizer_g: OptimizerCallable = PIX2PIX_ADAM,
         optimizer_d: OptimizerCallable = PIX2PIX_ADAM,
         channels_last: bool = False,
         torch_compile: bool = False,
     ) -> None:
+        check_settings(Pix2Pix, locals())
         if direction not in ("AtoB", "BtoA"):
             raise ValueError(
                 f"direction must be 'AtoB' or 'BtoA' (which image of a pair is the input), got {direction!r}"
             )
-        if l1_weight < 0:
-            raise ValueError(f"l1_weight must be >= 0, got {l1_weight}")
         generator = UNetGenerator(channels, image_size, generator_features, norm, dropout)
         # D judges the input and the output together: twice the channels.
         discriminator = PatchGANDiscriminator(

@@ -17,6 +17,14 @@ from lightning_gans.models.base import GANModule, adam, base_settings, eval_mode
 from lightning_gans.models.wgan_gp import loss_scale
 from lightning_gans.nn import ProGANDiscriminator, ProGANGenerator
 from lightning_gans.nn.progan import final_level, real_images_at, resolution
+from lightning_gans.settings import (
+    AtLeastTwo,
+    NonNegativeFloat,
+    NonNegativeInt,
+    OpenUnitInterval,
+    PositiveInt,
+    check_settings,
+)
 
 # The paper's Adam: lr 0.001, beta1 0, beta2 0.99, epsilon 1e-8 (Adam's default).
 PROGAN_ADAM = adam(lr=1e-3, betas=(0.0, 0.99))
@@ -76,6 +84,19 @@ class ProGAN(GANModule):
     Logged per step, besides the base's: ``train/d_real`` and ``train/d_fake`` (the critic's mean scores),
     ``train/gradient_penalty``, ``train/resolution`` and ``train/alpha``. Each resolution r has
     min(``feature_base`` / r, ``feature_max``) channels.
+
+    Args:
+        image_size: height and width of the images at the end of growing, in pixels: a power of two from 4.
+        channels: image channels: 1 for grey, 3 for colour (on the command line the data sets it).
+        feature_base: channels at resolution r are feature_base / r, at most feature_max.
+        feature_max: the most channels of any resolution.
+        mbstd_group_size: samples per group of D's minibatch standard deviation.
+        fade_images: real images over which each new resolution fades in.
+        stabilize_images: real images each resolution trains for once faded in (4x4: from the start).
+        batch_sizes: batch size per resolution, e.g. {4: 16, 8: 16, ...}, one for each from 4 to image_size (per
+            process); None keeps the datamodule's throughout.
+        gp_weight: weight lambda of the gradient penalty.
+        drift_weight: weight epsilon_drift of the drift term E[D(x)^2].
     """
 
     #: A Wasserstein critic's loss has no floor that would mean "D wins".
@@ -83,36 +104,32 @@ class ProGAN(GANModule):
 
     def __init__(
         self,
-        image_size: int = 128,
-        channels: int = 3,
-        latent_dim: int = 512,
+        image_size: PositiveInt = 128,
+        channels: PositiveInt = 3,
+        latent_dim: PositiveInt = 512,
         latent_distribution: Literal["normal", "uniform"] = "normal",
-        feature_base: int = 16384,
-        feature_max: int = 512,
-        mbstd_group_size: int = 4,
-        fade_images: int = 800_000,
-        stabilize_images: int = 800_000,
+        feature_base: PositiveInt = 16384,
+        feature_max: PositiveInt = 512,
+        mbstd_group_size: AtLeastTwo = 4,
+        fade_images: PositiveInt = 800_000,
+        stabilize_images: NonNegativeInt = 800_000,
         batch_sizes: dict[int, int] | None = PAPER_BATCH_SIZES,
-        gp_weight: float = 10.0,
-        drift_weight: float = 0.001,
+        gp_weight: NonNegativeFloat = 10.0,
+        drift_weight: NonNegativeFloat = 0.001,
         optimizer_g: OptimizerCallable = PROGAN_ADAM,
         optimizer_d: OptimizerCallable = PROGAN_ADAM,
         scheduler_g: LRSchedulerCallable | None = None,
         scheduler_d: LRSchedulerCallable | None = None,
-        n_critic: int = 1,
-        ema_decay: float | None = 0.999,
+        n_critic: PositiveInt = 1,
+        ema_decay: OpenUnitInterval | None = 0.999,
         channels_last: bool = False,
         torch_compile: bool = False,
     ) -> None:
+        check_settings(ProGAN, locals())
         last_level = final_level(image_size)
-        if fade_images < 1 or stabilize_images < 0:
-            raise ValueError(
-                f"fade_images must be >= 1 and stabilize_images >= 0 (real images per phase; the paper uses "
-                f"800000 for both), got {fade_images} and {stabilize_images}"
-            )
-        if gp_weight < 0 or drift_weight < 0:
-            raise ValueError(f"gp_weight and drift_weight must be >= 0, got {gp_weight} and {drift_weight}")
         if batch_sizes is not None:
+            # A YAML or command-line dict arrives with string keys ("4": 16); resolutions are ints.
+            batch_sizes = {int(size): batch for size, batch in batch_sizes.items()}
             check_batch_sizes(batch_sizes, [resolution(level) for level in range(last_level + 1)], mbstd_group_size)
         super().__init__(
             ProGANGenerator(latent_dim, channels, image_size, feature_base, feature_max),
@@ -121,6 +138,7 @@ class ProGAN(GANModule):
             latent_distribution=latent_distribution,
             **base_settings(locals()),
         )
+        self.hparams.batch_sizes = batch_sizes  # with the int keys, also when LightningCLI recorded the hparams
         self.last_level = last_level
         self.images_seen = 0
 

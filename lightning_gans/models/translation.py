@@ -46,11 +46,9 @@ def linear_decay(constant_epochs: int, decay_epochs: int) -> Callable[[Optimizer
     """A scheduler factory for the papers' schedule (stepped once per epoch), or None for a constant rate.
 
     The scheduler's state (its epoch count) is in every checkpoint, so a resumed run continues the schedule
-    where it stopped; the authors' code restarts it unless told the epoch.
+    where it stopped; the authors' code restarts it unless told the epoch. Both counts are >= 0 (the models' settings
+    constant_lr_epochs and decay_lr_epochs, checked as they are built).
     """
-    for name, value in (("constant_lr_epochs", constant_epochs), ("decay_lr_epochs", decay_epochs)):
-        if value < 0:
-            raise ValueError(f"{name} must be >= 0, got {value}")
     if decay_epochs == 0:
         return None
     factor = partial(linear_decay_factor, constant_epochs=constant_epochs, decay_epochs=decay_epochs)

@@ -10,7 +10,9 @@ from torch import Tensor, nn
 
 from lightning_gans import losses
 from lightning_gans.models.base import GANModule, base_settings
+from lightning_gans.models.dcgan import DCGAN
 from lightning_gans.nn import DCGANDiscriminator, DCGANGenerator, dcgan_init
+from lightning_gans.settings import OpenUnitInterval, PositiveFloat, PositiveInt, check_settings, described
 
 # The paper's RMSprop with lr 5e-5 (Algorithm 1: momentum-based optimizers made the critic unstable).
 WGAN_RMSPROP = {"class_path": "torch.optim.RMSprop", "init_args": {"lr": 5e-5}}
@@ -41,6 +43,7 @@ def clip_weights_(network: nn.Module, bound: float) -> None:
         parameter.clamp_(-bound, bound)
 
 
+@described(DCGAN)
 class WGAN(GANModule):
     """A critic f that estimates the Wasserstein-1 distance between data and samples, and a G that
     minimises it.
@@ -51,6 +54,11 @@ class WGAN(GANModule):
     real batch, as in the paper. The critic's estimate is logged as ``critic/wasserstein``; the paper's
     point is that, unlike a GAN's D loss, it falls as the samples improve.
 
+    Noise: as in Algorithm 1, every critic update draws its own z, and G's update draws another. The ``n_critic``
+    critic updates before a G update each need fakes of their own, so, unlike GAN and DCGAN, no single batch of
+    fakes serves both players; the critic's fakes are made under its toggle, G frozen, so G's graph is built only
+    in G's update.
+
     Defaults are the paper's: clipping c = 0.01, RMSprop with lr 5e-5, n_critic 5, batch size 64 (set
     in the configs), DCGAN's generator and, as critic, DCGAN's discriminator with batch norm and
     without the sigmoid (it outputs a score), both initialised as DCGAN's; z is 100-dimensional and
@@ -60,31 +68,36 @@ class WGAN(GANModule):
     ``critic_burn_in`` (off by default, as the paper does not mention it) adds the authors' code's
     schedule: 100 critic updates before each of the first 25 G updates and before every 500th, so that
     the critic, and so its estimate, is close to optimal from the start.
+
+    Args:
+        discriminator_features: channels of the critic's first block; they double per block towards its output.
+        clip_value: the bound c that every critic weight is clipped to after each critic update, e.g. 0.01.
+        critic_burn_in: train the critic on the authors' code's schedule (100 updates before each of the first 25
+            G updates and before every 500th) instead of n_critic updates each time.
     """
 
     d_loss_floor = None  # a critic's loss has no minimum where "D has won"
 
     def __init__(
         self,
-        image_size: int = 64,
-        channels: int = 3,
-        latent_dim: int = 100,
+        image_size: PositiveInt = 64,
+        channels: PositiveInt = 3,
+        latent_dim: PositiveInt = 100,
         latent_distribution: Literal["normal", "uniform"] = "normal",
-        generator_features: int = 64,
-        discriminator_features: int = 64,
-        clip_value: float = 0.01,
+        generator_features: PositiveInt = 64,
+        discriminator_features: PositiveInt = 64,
+        clip_value: PositiveFloat = 0.01,
         critic_burn_in: bool = False,
         optimizer_g: OptimizerCallable = WGAN_RMSPROP,
         optimizer_d: OptimizerCallable = WGAN_RMSPROP,
         scheduler_g: LRSchedulerCallable | None = None,
         scheduler_d: LRSchedulerCallable | None = None,
-        n_critic: int = 5,
-        ema_decay: float | None = None,
+        n_critic: PositiveInt = 5,
+        ema_decay: OpenUnitInterval | None = None,
         channels_last: bool = False,
         torch_compile: bool = False,
     ) -> None:
-        if clip_value <= 0:
-            raise ValueError(f"clip_value (the critic's weight bound c) must be > 0, e.g. 0.01; got {clip_value}")
+        check_settings(WGAN, locals())
         generator = DCGANGenerator(latent_dim, channels, image_size, generator_features)
         critic = DCGANDiscriminator(channels, image_size, discriminator_features)
         generator.apply(dcgan_init)

@@ -19,6 +19,7 @@ from lightning_gans.nn import (
     WGANGPResNetGenerator,
     dcgan_init,
 )
+from lightning_gans.settings import NonNegativeFloat, OpenUnitInterval, PositiveInt, check_settings
 
 # Algorithm 1's Adam: lr 1e-4, betas (0, 0.9).
 WGAN_GP_ADAM = adam(lr=1e-4, betas=(0.0, 0.9))
@@ -45,6 +46,11 @@ class WGANGP(GANModule):
     updates, update G by descending -E[f(G(z))]. The critic's estimate E[f(x)] - E[f(G(z))] is logged as
     ``critic/wasserstein`` and the penalty as ``train/gradient_penalty``.
 
+    Noise: as in Algorithm 1, every critic update draws its own z (and interpolation weights), and G's update draws
+    another (``generator_batch_multiple`` times the batch). The ``n_critic`` critic updates before a G update each
+    need fakes of their own, so, unlike GAN and DCGAN, no single batch of fakes serves both players; the critic's
+    fakes are made under its toggle, G frozen, so G's graph is built only in G's update.
+
     Defaults are the paper's: lambda = 10, n_critic 5, Adam with lr 1e-4 and betas (0, 0.9), batch size 64
     (set in the configs), no batch norm in the critic (``critic_normalization``: "layer", which the paper
     recommends, or "none", as its DCGAN-style CIFAR-10 critic), 128-dimensional Gaussian z as in the
@@ -68,33 +74,49 @@ class WGANGP(GANModule):
 
     Mixed precision: under fp16 the penalty's gradients are taken on the loss-scaled critic output and
     unscaled before the norm (``losses.gradient_penalty``), so small gradients do not underflow.
+
+    Args:
+        image_size: height and width of the images, in pixels: a power of two from 16 for "dcgan", 32 for "resnet".
+        channels: image channels: 1 for grey, 3 for colour (on the command line the data sets it).
+        generator_features: "dcgan": channels of G's last hidden block, doubling per block towards z; "resnet": the
+            channels of every block of G.
+        discriminator_features: "dcgan": channels of the critic's first block, doubling per block; "resnet": the
+            channels of every block of the critic.
+        critic_normalization: the critic's normalisation: "layer" (per sample, over channels and pixels) or "none";
+            no batch norm, which would make each sample's gradient depend on its batch.
+        architecture: the networks: "dcgan" (DCGAN's) or "resnet" (the paper's CIFAR-10 residual networks).
+        generator_batch_multiple: G's batch size as a multiple of the critic's.
+        penalty_weight: weight lambda of the gradient penalty.
+        one_sided_penalty: penalise only gradient norms above 1, not those below.
+        drift_weight: weight epsilon of the drift term E[f(x)^2]; 0 for none.
     """
 
     d_loss_floor = None  # a critic's loss has no minimum where "D has won"
 
     def __init__(
         self,
-        image_size: int = 64,
-        channels: int = 3,
-        latent_dim: int = 128,
+        image_size: PositiveInt = 64,
+        channels: PositiveInt = 3,
+        latent_dim: PositiveInt = 128,
         latent_distribution: Literal["normal", "uniform"] = "normal",
-        generator_features: int = 64,
-        discriminator_features: int = 64,
+        generator_features: PositiveInt = 64,
+        discriminator_features: PositiveInt = 64,
         critic_normalization: Literal["layer", "none"] = "layer",
         architecture: Literal["dcgan", "resnet"] = "dcgan",
-        generator_batch_multiple: int = 1,
-        penalty_weight: float = 10.0,
+        generator_batch_multiple: PositiveInt = 1,
+        penalty_weight: NonNegativeFloat = 10.0,
         one_sided_penalty: bool = False,
-        drift_weight: float = 0.0,
+        drift_weight: NonNegativeFloat = 0.0,
         optimizer_g: OptimizerCallable = WGAN_GP_ADAM,
         optimizer_d: OptimizerCallable = WGAN_GP_ADAM,
         scheduler_g: LRSchedulerCallable | None = None,
         scheduler_d: LRSchedulerCallable | None = None,
-        n_critic: int = 5,
-        ema_decay: float | None = None,
+        n_critic: PositiveInt = 5,
+        ema_decay: OpenUnitInterval | None = None,
         channels_last: bool = False,
         torch_compile: bool = False,
     ) -> None:
+        check_settings(WGANGP, locals())
         if critic_normalization not in CRITIC_NORMALIZATIONS:
             raise ValueError(
                 f"critic_normalization must be one of {sorted(CRITIC_NORMALIZATIONS)}, got {critic_normalization!r} "
@@ -106,14 +128,6 @@ class WGANGP(GANModule):
                 f"architecture must be one of {ARCHITECTURES} (DCGAN's networks or the paper's CIFAR-10 ResNet), "
                 f"got {architecture!r}"
             )
-        if generator_batch_multiple < 1:
-            raise ValueError(
-                "generator_batch_multiple (G's batch as a multiple of the critic's) must be an integer >= 1, got "
-                f"{generator_batch_multiple}"
-            )
-        for name, value in (("penalty_weight", penalty_weight), ("drift_weight", drift_weight)):
-            if value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value}")
         norm_layer = CRITIC_NORMALIZATIONS[critic_normalization]
         if architecture == "resnet":  # initialised by their constructors, as in the authors' code
             generator = WGANGPResNetGenerator(latent_dim, channels, image_size, generator_features)
