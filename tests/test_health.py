@@ -69,7 +69,7 @@ class InjectNaN(Callback):
 def test_nan_stops_training_names_the_network_and_keeps_the_last_good_checkpoint(tmp_path):
     seed_everything(0)
     checkpoints = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=2, save_top_k=-1)
-    with pytest.raises(TrainingHealthError, match=r"train/.*became nan: generator diverged"):
+    with pytest.raises(TrainingHealthError, match=r"train/.*became nan: the generator diverged"):
         fit(tiny_dcgan(), TrainingHealth(), tmp_path, callbacks=[InjectNaN(), checkpoints])
     saved = sorted((tmp_path / "ckpt").glob("*.ckpt"))
     assert saved
@@ -104,5 +104,5 @@ def test_diversity_is_the_mean_pairwise_distance():
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="on_collapse must be 'warn' or 'stop'"):
         TrainingHealth(on_collapse="ignore")
-    with pytest.raises(ValueError, match="num_samples must be >= 2"):
+    with pytest.raises(ValueError, match="num_samples must be an integer >= 2"):
         TrainingHealth(num_samples=1)
