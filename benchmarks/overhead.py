@@ -8,9 +8,12 @@ materialised in memory once and served by the datamodules' loader class) with th
 noise, batch for batch; after every run their weights are compared, which shows that they computed the same thing.
 Only the training machinery differs:
 
-- plain: a hand-written loop body: the D update (DCGAN: BCE-with-logits on real and fake; WGAN-GP: the critic loss
-  with gradient penalty) and, after every ``n_critic`` D updates, the G update (non-saturating / -E[f(G(z))]), with
-  the other player's ``requires_grad`` off as Lightning's optimizer toggle does. Nothing is logged.
+- plain: the canonical hand-written loop of each algorithm, nothing logged. DCGAN: pytorch/examples' loop, G run
+  once per batch with its graph, the D update (BCE-with-logits on real and fake) on the fakes detached, then the G
+  update (non-saturating) on the same fakes through the updated D. WGAN-GP: the authors' loop, every critic update
+  (with the gradient penalty) on fresh fakes made without G's graph and, after every ``n_critic`` of them, the G
+  update (-E[f(G(z))]) on fresh fakes. The player not being trained has ``requires_grad`` off, as Lightning's
+  optimizer toggle does (pytorch/examples leaves D's on in G's update, which only costs it D's weight gradients).
 - lightning: ``trainer.fit`` as ``lightning-gans fit`` runs it: the default logger (TensorBoard, written every
   ``log_every_n_steps`` = 50 batches), the progress bar (refreshed every batch), ModelSummary, ModelCheckpoint and
   our SampleGrid (these two act at epoch end, after the timed batches), the atomic checkpoint plugin and the model's
@@ -36,6 +39,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -67,14 +71,13 @@ def loader(batches: list[tuple[Tensor, Tensor]]) -> StatefulDataLoader:
 
 
 class PlainLoop:
-    """The model's algorithm as a hand-written PyTorch loop over copies of its networks, one batch per ``step``."""
+    """The model's algorithm as its canonical hand-written PyTorch loop over copies of its networks, one batch per
+    ``step``."""
 
     def __init__(self, model: GANModule, batches: list, seed: int) -> None:
         self.generator, self.critic = copy.deepcopy(model.generator), copy.deepcopy(model.discriminator)
         self.opt_g, self.opt_d = adam(self.generator, model, "g"), adam(self.critic, model, "d")
-        dcgan = isinstance(model, DCGAN)
-        self.critic_loss = dcgan_critic_loss if dcgan else wgan_gp_critic_loss
-        self.generator_loss = losses.nonsaturating_generator_loss if dcgan else losses.wasserstein_generator_loss
+        self.loop_body = dcgan_step if isinstance(model, DCGAN) else wgan_gp_step
         self.latent_dim, self.n_critic = model.hparams.latent_dim, model.hparams.n_critic
         self.batches: Iterator = iter(loader(batches))
         self.d_steps = 0
@@ -82,35 +85,59 @@ class PlainLoop:
 
     def step(self) -> None:
         real, _ = next(self.batches)
-        self.generator.requires_grad_(False)
-        fake = self.generator(torch.randn(real.size(0), self.latent_dim))
-        d_loss = self.critic_loss(self.critic, real, fake)
-        self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.opt_d.step()
-        self.generator.requires_grad_(True)
+        self.loop_body(self, real)
+
+    def noise(self, real: Tensor) -> Tensor:
+        return torch.randn(real.size(0), self.latent_dim)
+
+    def update_d(self, loss: Tensor) -> None:
+        optimizer_step(self.opt_d, loss)
         self.d_steps += 1
-        if self.d_steps % self.n_critic == 0:
-            self.critic.requires_grad_(False)
-            g_loss = self.generator_loss(self.critic(self.generator(torch.randn(real.size(0), self.latent_dim))))
-            self.opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.opt_g.step()
-            self.critic.requires_grad_(True)
+
+    def generator_turn(self) -> bool:
+        return self.d_steps % self.n_critic == 0
+
+
+def dcgan_step(loop: PlainLoop, real: Tensor) -> None:
+    """pytorch/examples' DCGAN loop: G once with its graph, D on the fakes detached, G on the same fakes."""
+    fake = loop.generator(loop.noise(real))
+    loop.update_d(losses.minimax_discriminator_loss(loop.critic(real), loop.critic(fake.detach())))
+    with frozen(loop.critic):
+        optimizer_step(loop.opt_g, losses.nonsaturating_generator_loss(loop.critic(fake)))
+
+
+def wgan_gp_step(loop: PlainLoop, real: Tensor) -> None:
+    """The WGAN-GP loop: each critic update on fresh fakes made without G's graph, and after every n_critic of
+    them, G on fresh fakes."""
+    with torch.no_grad():
+        fake = loop.generator(loop.noise(real))
+    real_scores, fake_scores = loop.critic(real), loop.critic(fake)
+    penalty = losses.gradient_penalty(loop.critic, real, fake)
+    loop.update_d(losses.wasserstein_critic_loss(real_scores, fake_scores) + 10.0 * penalty)
+    if loop.generator_turn():
+        with frozen(loop.critic):
+            optimizer_step(loop.opt_g, losses.wasserstein_generator_loss(loop.critic(loop.generator(loop.noise(real)))))
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+@contextmanager
+def frozen(network: nn.Module) -> Iterator[None]:
+    """``network``'s parameters without gradients for the block, so backward computes no weight gradients for it."""
+    network.requires_grad_(False)
+    try:
+        yield
+    finally:
+        network.requires_grad_(True)
 
 
 def adam(network: nn.Module, model: GANModule, name: str) -> torch.optim.Adam:
     init_args = model.optimizer_factories[name]["init_args"]
     return torch.optim.Adam(network.parameters(), lr=init_args["lr"], betas=tuple(init_args["betas"]))
-
-
-def dcgan_critic_loss(critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
-    return losses.minimax_discriminator_loss(critic(real), critic(fake))
-
-
-def wgan_gp_critic_loss(critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
-    real_scores, fake_scores = critic(real), critic(fake)
-    return losses.wasserstein_critic_loss(real_scores, fake_scores) + 10.0 * losses.gradient_penalty(critic, real, fake)
 
 
 class Lockstep(Callback):
