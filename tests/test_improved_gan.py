@@ -96,6 +96,24 @@ def test_historical_averages_follow_both_players_through_training(tmp_path):
     assert ImprovedGAN(**TINY).historical_penalty("generator") == 0.0
 
 
+def test_historical_averages_stay_out_of_ddps_buffer_broadcast_but_in_the_state_dict():
+    model = ImprovedGAN(**TINY, historical_averaging=1.0)
+    assert not any(name.startswith("history.") for name, _ in model.named_buffers())
+    mean = model.history["generator"].mean.clone()
+    state = model.state_dict()
+    assert torch.equal(state["history.generator.mean"], mean) and state["history.generator.count"] == 1
+
+    model.double()  # moved and cast with the model, as buffers would be
+    assert model.history["generator"].mean.dtype == torch.float64
+    assert model.history["generator"].count.dtype == torch.long
+
+    restored = ImprovedGAN(**TINY, historical_averaging=1.0)
+    with torch.no_grad():
+        restored.history["generator"].mean.zero_()
+    restored.load_state_dict(state)
+    assert torch.equal(restored.history["generator"].mean, mean)
+
+
 def test_virtual_batch_norm_makes_each_sample_independent_of_its_batch():
     torch.manual_seed(0)
     generator = ImprovedGAN(**TINY, virtual_batch_norm=True, reference_batch_size=5).generator.train()

@@ -38,8 +38,9 @@ class CycleGAN(GANModule):
     datamodules' default).
 
     The updates come in the authors' code order, G then D, and D sees the translations of G's step. The
-    image pools are buffers, so checkpoints hold them; their draws come from torch's random stream, which
-    checkpoints also hold (the authors' pool uses Python's ``random``), so a resumed run is exact.
+    image pools are each rank's own (not buffers, so DDP does not overwrite them with rank 0's) and
+    checkpoints hold them; their draws come from torch's random stream, which checkpoints also hold (the
+    authors' pool uses Python's ``random``), so a resumed run is exact.
 
     ``translate(images, "AtoB")`` and ``translate(images, "BtoA")`` apply the generators; the model has no
     latent space, so ``sample`` is refused.

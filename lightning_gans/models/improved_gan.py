@@ -23,6 +23,7 @@ from lightning_gans.nn import (
     VirtualBatchNorm2d,
     dcgan_init,
 )
+from lightning_gans.nn.image_pool import RankLocal
 from lightning_gans.settings import (
     NonNegativeFloat,
     NonNegativeInt,
@@ -35,6 +36,14 @@ from lightning_gans.settings import (
 
 # The authors' code: Adam with lr 3e-4 and beta1 0.5.
 IMPROVED_GAN_ADAM = adam(lr=3e-4, betas=(0.5, 0.999))
+
+
+class RankLocalHistoricalAverage(RankLocal, HistoricalAverage):
+    """``HistoricalAverage`` with its mean and count out of DDP's buffer broadcast (see ``RankLocal``).
+
+    Every rank averages the same parameters (DDP keeps them in sync), so the ranks agree without the broadcast,
+    which would send the size of the network every step; ``ImprovedGAN.on_fit_start`` aligns them once.
+    """
 
 
 @described(DCGAN)
@@ -143,11 +152,21 @@ class ImprovedGAN(GANModule):
         )
         self.history = (
             nn.ModuleDict(
-                {"generator": HistoricalAverage(generator), "discriminator": HistoricalAverage(discriminator)}
+                {
+                    "generator": RankLocalHistoricalAverage(generator),
+                    "discriminator": RankLocalHistoricalAverage(discriminator),
+                }
             )
             if historical_averaging > 0
             else None
         )
+
+    def on_fit_start(self) -> None:
+        # Each rank's histories start from its own initial parameters. DDP hands every rank rank 0's parameters
+        # once, when it wraps the model; the histories, not buffers, take rank 0's here, once, to match.
+        if self.history is not None and self.trainer.world_size > 1:
+            state = {key: value.cpu() for key, value in self.history.state_dict().items()}
+            self.history.load_state_dict(self.trainer.strategy.broadcast(state))
 
     def training_step(self, batch: Tensor | tuple, batch_idx: int) -> None:
         real = self.real_images(batch)
