@@ -9,9 +9,9 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from datamodules.image_folder import ImageFileDataset
+from datamodules.image_folder import CHECK_IMAGES, ImageFileDataset, ImageFolderDataModule, opened
 from datamodules.translation import RandomItems, TranslationDataModule
-from lightning_gans.settings import NonNegativeInt, PositiveInt
+from lightning_gans.settings import NonNegativeInt, PositiveInt, described
 
 #: The datasets of the pix2pix paper in the authors' archive.
 PIX2PIX_DATASETS = ("facades", "cityscapes", "maps", "edges2shoes", "edges2handbags", "night2day")
@@ -51,13 +51,13 @@ class SideBySideImages:
 
 class PairedImageDataset(RandomItems):
     """The side-by-side A|B image files under ``folder`` (sorted by path) as (A, B) pairs. Keys are indices or
-    ``(epoch, index)`` (see RandomItems)."""
+    ``(epoch, index)`` (see RandomItems); ``check_images`` as for ImageFileDataset."""
 
-    def __init__(self, folder: Path, mode: str, transform: Callable, seed: int) -> None:
+    def __init__(self, folder: Path, mode: str, transform: Callable, seed: int, check_images: int | None) -> None:
         super().__init__(seed)
-        self.files = ImageFileDataset(folder, mode, SideBySideImages(transform))
+        self.files = ImageFileDataset(folder, mode, SideBySideImages(transform), check_images)
         # Reading the first file's size is cheap; a wrong format shows before training starts.
-        with Image.open(self.files.paths[0]) as first:
+        with opened(self.files.paths[0]) as first:
             problem = side_by_side_problem(*first.size)
         if problem is not None:
             raise self.not_a_pair(0, problem)
@@ -79,6 +79,7 @@ class PairedImageDataset(RandomItems):
         )
 
 
+@described(ImageFolderDataModule)
 class PairedImageDataModule(TranslationDataModule):
     """Aligned pairs of images (A, B), e.g. facade label maps and photos, stored side by side as pix2pix does.
 
@@ -88,7 +89,8 @@ class PairedImageDataModule(TranslationDataModule):
     both square (e.g. 512x256 for 256x256 pairs). The sets of the pix2pix paper (``PIX2PIX_DATASETS``)
     download from the authors' archive. For training, both halves get the same random jitter of the
     paper: the short side resized to ``load_size`` (286 for 256x256 images), one random ``image_size``
-    crop, and one random horizontal flip.
+    crop, and one random horizontal flip. Files are read, and checked before training, as
+    :class:`~datamodules.image_folder.ImageFolderDataModule` reads and checks them.
 
     Which side is the input is the model's choice (pix2pix's ``direction``): facades holds photos in A and
     label maps in B, and the paper translates B to A.
@@ -124,15 +126,22 @@ class PairedImageDataModule(TranslationDataModule):
         batch_size: PositiveInt = 1,
         num_workers: NonNegativeInt = 2,
         seed: NonNegativeInt = 0,
+        check_images: NonNegativeInt | None = CHECK_IMAGES,
     ) -> None:
-        super().__init__(root, dataset, download, channels, image_size, load_size, flip, batch_size, num_workers, seed)
+        super().__init__(
+            root, dataset, download, channels, image_size, load_size, flip, batch_size, num_workers, seed, check_images
+        )
 
     def expected_paths(self) -> list[Path]:
         return [self.dataset_folder / "train"]
 
     def load(self) -> Dataset:
-        return PairedImageDataset(self.dataset_folder / "train", self.pil_mode, self.training_transform(), self.seed)
+        return PairedImageDataset(
+            self.dataset_folder / "train", self.pil_mode, self.training_transform(), self.seed, self.check_images
+        )
 
     def test_dataset(self, split: str = "test") -> Dataset:
         """The pairs in ``{split}/`` (test, or val for the sets that have no test split), without jitter."""
-        return PairedImageDataset(self.dataset_folder / split, self.pil_mode, self.test_transform(), self.seed)
+        return PairedImageDataset(
+            self.dataset_folder / split, self.pil_mode, self.test_transform(), self.seed, self.check_images
+        )

@@ -80,6 +80,7 @@ class TranslationDataModule(DownloadableImageDataModule):
         batch_size: PositiveInt,
         num_workers: NonNegativeInt,
         seed: NonNegativeInt,
+        check_images: NonNegativeInt | None,
     ) -> None:
         check_settings(TranslationDataModule, locals())
         super().__init__(root, download, image_size, batch_size, num_workers, val_fraction=0.0, seed=seed)
@@ -101,6 +102,7 @@ class TranslationDataModule(DownloadableImageDataModule):
             )
         self.channels = channels
         self.flip = flip
+        self.check_images = check_images
         self.dataset_name = self.folder_name = dataset
 
     @property

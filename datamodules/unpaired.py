@@ -9,9 +9,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from datamodules.image_folder import ImageFileDataset
+from datamodules.image_folder import CHECK_IMAGES, ImageFileDataset, ImageFolderDataModule
 from datamodules.translation import RandomItems, TranslationDataModule
-from lightning_gans.settings import NonNegativeInt, PositiveInt
+from lightning_gans.settings import NonNegativeInt, PositiveInt, described
 
 #: The datasets of the CycleGAN paper in the authors' archive.
 CYCLEGAN_DATASETS = (
@@ -48,6 +48,7 @@ class UnpairedImageDataset(RandomItems):
             return self.a[index % len(self.a)], self.b[b_index]
 
 
+@described(ImageFolderDataModule)
 class UnpairedImageDataModule(TranslationDataModule):
     """Images of two domains A and B with no correspondence between them, e.g. horses and zebras.
 
@@ -57,7 +58,8 @@ class UnpairedImageDataModule(TranslationDataModule):
     image files, subfolders searched too. The sets of the CycleGAN paper (``CYCLEGAN_DATASETS``) download
     from the authors' archive. For training, images get the paper's random jitter: the short side resized to
     ``load_size`` (286 for 256x256 images), a random ``image_size`` crop, and a random horizontal flip; each
-    domain's images independently.
+    domain's images independently. Files are read, and each folder checked before training, as
+    :class:`~datamodules.image_folder.ImageFolderDataModule` reads and checks them.
 
     Args:
         root: folder that contains ``{dataset}/`` (or receives the download).
@@ -91,8 +93,11 @@ class UnpairedImageDataModule(TranslationDataModule):
         batch_size: PositiveInt = 1,
         num_workers: NonNegativeInt = 2,
         seed: NonNegativeInt = 0,
+        check_images: NonNegativeInt | None = CHECK_IMAGES,
     ) -> None:
-        super().__init__(root, dataset, download, channels, image_size, load_size, flip, batch_size, num_workers, seed)
+        super().__init__(
+            root, dataset, download, channels, image_size, load_size, flip, batch_size, num_workers, seed, check_images
+        )
 
     def expected_paths(self) -> list[Path]:
         return [self.dataset_folder / "trainA", self.dataset_folder / "trainB"]
@@ -105,5 +110,8 @@ class UnpairedImageDataModule(TranslationDataModule):
         return self.pairs(split, self.test_transform(), random_pairing=False)
 
     def pairs(self, split: str, transform: Callable, random_pairing: bool) -> UnpairedImageDataset:
-        a, b = (ImageFileDataset(self.dataset_folder / f"{split}{domain}", self.pil_mode, transform) for domain in "AB")
+        a, b = (
+            ImageFileDataset(self.dataset_folder / f"{split}{domain}", self.pil_mode, transform, self.check_images)
+            for domain in "AB"
+        )
         return UnpairedImageDataset(a, b, random_pairing, self.seed)
