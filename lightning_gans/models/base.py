@@ -9,6 +9,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable, instantiate_class
+from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.optim import Optimizer
@@ -260,6 +261,8 @@ class GANModule(LightningModule):
         self.optimizer_factories = {"g": optimizer_g, "d": optimizer_d}
         self.scheduler_factories = {"g": scheduler_g, "d": scheduler_d}
         self.steps = dict.fromkeys(self.optimizer_names, 0)
+        self.optimizer_settings: dict[str, dict[str, Any]] | None = None  # set by configure_optimizers
+        self.resumed_optimizer_settings: dict[str, dict[str, Any]] | None = None
 
     def configure_model(self) -> None:
         # Lightning calls this before it moves the model to its device (which keeps the memory format) and
@@ -299,12 +302,43 @@ class GANModule(LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         cls = type(self)
-        checkpoint["lightning_gans"] = {"class_path": f"{cls.__module__}.{cls.__qualname__}", "rng": _rng_state()}
+        checkpoint["lightning_gans"] = {
+            "class_path": f"{cls.__module__}.{cls.__qualname__}",
+            "rng": _rng_state(),
+            "optimizer_settings": self.optimizer_settings,
+        }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Only a resumed fit takes the random state back; a plain load_from_checkpoint leaves it alone.
         if self._trainer is not None and self.trainer.state.fn == "fit":
             _set_rng_state(checkpoint["lightning_gans"]["rng"])
+            self.resumed_optimizer_settings = checkpoint["lightning_gans"].get("optimizer_settings")
+
+    def on_train_start(self) -> None:
+        if self.resumed_optimizer_settings is not None:
+            self.apply_optimizer_settings(self.resumed_optimizer_settings)
+
+    def apply_optimizer_settings(self, resumed: dict[str, dict[str, Any]]) -> None:
+        """On resume, this run's optimizer settings (e.g. learning rates lowered after a divergence) replace those
+        the checkpoint's run was given, which Lightning restores with the optimizer's state; the state itself
+        (Adam's moments) is kept. A learning rate under a scheduler is rescaled, so the schedule goes on from the
+        new base rate. Unchanged settings leave resume exact."""
+        optimizers = self.optimizers(use_pl_optimizer=False)
+        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+        schedulers = {id(config.scheduler.optimizer): config.scheduler for config in self.trainer.lr_scheduler_configs}
+        for name, optimizer in zip(self.optimizer_names, optimizers, strict=True):
+            was = resumed.get(name, {})
+            for key, value in self.optimizer_settings[name].items():
+                if key not in was or was[key] == value:
+                    continue
+                rank_zero_info(f"Resuming with optimizer_{name} {key}={value} (the checkpoint's run: {was[key]})")
+                scheduler = schedulers.get(id(optimizer))
+                for index, group in enumerate(optimizer.param_groups):
+                    if key == "lr" and scheduler is not None:
+                        group["lr"] *= value / was[key]
+                        group["initial_lr"] = scheduler.base_lrs[index] = value
+                    else:
+                        group[key] = value
 
     # ------------------------------------------------------------------------------------ optimizers
     def generator_parameters(self) -> Iterator[nn.Parameter]:
@@ -331,6 +365,11 @@ class GANModule(LightningModule):
                 "with a convergence measure, e.g. BEGAN's M_global, define plateau_metric). Use a scheduler that "
                 "needs no metric, e.g. torch.optim.lr_scheduler.StepLR or ExponentialLR."
             )
+        # What this run asked for, before any scheduler changes it: a resumed run compares it with its checkpoint's.
+        self.optimizer_settings = {
+            name: {key: value for key, value in optimizer.param_groups[0].items() if key != "params"}
+            for name, optimizer in optimizers.items()
+        }
         return [optimizers[name] for name in self.optimizer_names], schedulers
 
     def update(self, optimizer: Any, loss: Tensor) -> None:
