@@ -160,11 +160,12 @@ def test_generate_writes_a_grid_and_individual_pngs_from_the_ema_weights(tmp_pat
     assert (written - from_live).abs().max() > 0.1
 
 
-def test_generate_rejects_a_foreign_checkpoint(tmp_path):
+def test_generate_rejects_a_foreign_checkpoint(tmp_path, capsys):
     path = tmp_path / "other.ckpt"
     torch.save({"state_dict": {}}, path)
-    with pytest.raises(ValueError, match="not written by a lightning-gans model"):
+    with pytest.raises(SystemExit) as exit_info:
         main(["generate", f"--ckpt_path={path}"])
+    assert exit_info.value.code == 1 and "not written by a lightning-gans model" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("subcommand", ["fit", "generate", "translate"])

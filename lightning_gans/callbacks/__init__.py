@@ -4,6 +4,7 @@ from lightning_gans.callbacks.checkpoint_io import AtomicCheckpointIO
 from lightning_gans.callbacks.class_grid import ClassGrid
 from lightning_gans.callbacks.code_traversal import CodeTraversalGrid
 from lightning_gans.callbacks.health import TrainingHealth, TrainingHealthError
+from lightning_gans.callbacks.interrupt import InterruptCheckpoint
 from lightning_gans.callbacks.latent_walk import LatentWalk
 from lightning_gans.callbacks.metrics import GenerativeMetrics
 from lightning_gans.callbacks.sample_grid import SampleGrid
@@ -14,6 +15,7 @@ __all__ = [
     "ClassGrid",
     "CodeTraversalGrid",
     "GenerativeMetrics",
+    "InterruptCheckpoint",
     "LatentWalk",
     "SampleGrid",
     "TrainingHealth",

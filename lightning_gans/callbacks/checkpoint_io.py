@@ -19,7 +19,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     Lightning's default goes through a temporary file in the system temp folder and moves it; when that folder
     is on another filesystem than the checkpoints (common on clusters) the move is a copy, and a process killed
     during it leaves a truncated checkpoint. A rename within one folder is atomic. Remote paths (s3://, ...)
-    keep Lightning's behaviour.
+    keep Lightning's behaviour. A save that fails (a full disk) or is interrupted removes its temporary file.
     """
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None) -> None:
@@ -30,9 +30,14 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise TypeError(f"{type(self).__name__} takes no storage_options, got {storage_options!r}")
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
+        # A run killed during a save leaves this file behind; the next save of the same name replaces it.
         partial = target.with_name(f".{target.name}.partial")
-        with open(partial, "wb") as file:
-            torch.save(checkpoint, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(partial, target)
+        try:
+            with open(partial, "wb") as file:
+                torch.save(checkpoint, file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(partial, target)
+        except BaseException:  # a full disk, Ctrl-C: leave no half-written file
+            partial.unlink(missing_ok=True)
+            raise

@@ -66,6 +66,12 @@ def check_checkpoint(path: str | Path) -> None:
         )
 
 
+def check_device(device: str) -> None:
+    """Refuse a CUDA device on a machine without one, before torch's advice about ``map_location``."""
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: this machine has no CUDA GPU that PyTorch can use; pass --device cpu.")
+
+
 def load_model(ckpt_path: str | Path, map_location: str = "cpu") -> GANModule:
     """Load any lightning-gans checkpoint (the class is recorded inside it), with ``weights_only=True``."""
     check_checkpoint(ckpt_path)

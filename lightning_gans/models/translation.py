@@ -26,7 +26,15 @@ def check_direction(model: GANModule, direction: str, directions: tuple[str, ...
 
 def image_pair(model: GANModule, batch: tuple | list) -> tuple[Tensor, Tensor]:
     """A batch's A images and B images, each checked against the model's networks."""
-    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+    pair = isinstance(batch, (tuple, list)) and len(batch) == 2
+    if pair and not all(isinstance(item, Tensor) and item.dim() == 4 for item in batch):
+        raise ValueError(
+            f"{type(model).__name__} trains on batches of (A images, B images), as UnpairedImageDataModule and "
+            "PairedImageDataModule yield them; got a pair whose second item is not a batch of images (a labelled "
+            "datamodule such as DigitsDataModule or MNISTDataModule yields (images, labels)). Train it on one of those "
+            "two datamodules."
+        )
+    if not pair:
         raise ValueError(
             f"{type(model).__name__} trains on batches of (A images, B images), as UnpairedImageDataModule and "
             f"PairedImageDataModule yield them; got a {type(batch).__name__}"
