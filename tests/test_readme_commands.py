@@ -10,7 +10,7 @@ in a temporary working directory:
   its real on-disk format, where the command reads it (``data/`` by default, as the datamodules' ``root``);
 - fit runs two optimizer steps on four-image batches with narrow networks (tests/test_cli.py's TINY), offline, and
   without FID/KID/IS unless the command monitors them (then on a randomly initialised Inception);
-- a command that reads ``--ckpt_path`` (generate, translate) runs after a fit that writes it;
+- a command that reads ``--ckpt_path`` (generate, translate, evaluate, a resumed fit) runs after a fit that writes it;
 - W&B runs offline;
 - commands that need hardware this machine lacks are only parsed (see ``parse_only_reason``).
 
@@ -154,6 +154,19 @@ def option(args: Sequence[str], name: str) -> str | None:
     return value
 
 
+def without_option(args: Sequence[str], name: str) -> list[str]:
+    """``args`` less every ``--name value`` and ``--name=value``."""
+    kept, skip = [], False
+    for arg in args:
+        if skip or arg.startswith(f"{name}="):
+            skip = False
+        elif arg == name:
+            skip = True
+        else:
+            kept.append(arg)
+    return kept
+
+
 def config_files(args: Sequence[str]) -> list[Path]:
     return [Path(value) for arg, value in zip(args, args[1:], strict=False) if arg == "--config"]
 
@@ -288,6 +301,8 @@ def test_documented_command_runs(command, tmp_path, monkeypatch, capsys, request
         run(args if "--print_config" in args else [*args, "--print_config"])
         assert "class_path:" in capsys.readouterr().out
     elif args[0] == "fit":
+        if option(args, "--ckpt_path") is not None:  # a resume: first the run it resumes
+            fit(without_option(args, "--ckpt_path"), tmp_path, monkeypatch)
         fit(args, tmp_path, monkeypatch)
     else:
         ckpt_path = option(args, "--ckpt_path")
