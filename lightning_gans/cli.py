@@ -36,6 +36,8 @@ from lightning_gans.callbacks import (
     ClassGrid,
     CodeTraversalGrid,
     GenerativeMetrics,
+    GeneratorStepCheckpoint,
+    GeneratorStepLimit,
     InterruptCheckpoint,
     SampleGrid,
     TrainingHealth,
@@ -157,6 +159,13 @@ class GANCLI(LightningCLI):
         parser.add_lightning_class_args(TrainingHealth, "health")
         # FID/KID/IS every 10 epochs and at the end; "auto" picks the digit classifier for digits and MNIST.
         parser.add_lightning_class_args(GenerativeMetrics, "generative_metrics")
+        parser.add_argument(
+            "--max_generator_steps",
+            type=PositiveInt | None,
+            default=None,
+            help="Train for this many generator updates (the papers' iterations), in place of --trainer.max_epochs "
+            "and --trainer.max_steps (which counts both players' optimizer steps).",
+        )
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         super().parse_arguments(parser, args)
@@ -175,7 +184,10 @@ class GANCLI(LightningCLI):
         if config["trainer"].get("enable_checkpointing") is not False and not any(
             isinstance(callback, ModelCheckpoint) for callback in callbacks
         ):
-            callbacks.append(ModelCheckpoint(save_last=True))
+            callbacks.append(GeneratorStepCheckpoint(save_last=True))
+        if config.get("max_generator_steps") is not None:
+            callbacks.append(GeneratorStepLimit(config["max_generator_steps"]))
+            kwargs |= {"max_epochs": -1, "max_steps": -1}
         trainer = super().instantiate_trainer(callbacks=[*callbacks, InterruptCheckpoint()], **kwargs)
         # Each grid and the metrics go only to the models they can draw or measure, which their protocols tell.
         model = self.model

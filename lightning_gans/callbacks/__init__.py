@@ -8,6 +8,7 @@ from lightning_gans.callbacks.interrupt import InterruptCheckpoint
 from lightning_gans.callbacks.latent_walk import LatentWalk
 from lightning_gans.callbacks.metrics import GenerativeMetrics
 from lightning_gans.callbacks.sample_grid import SampleGrid
+from lightning_gans.callbacks.steps import GeneratorStepCheckpoint, GeneratorStepLimit
 from lightning_gans.callbacks.translation_grid import TranslationGrid
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "ClassGrid",
     "CodeTraversalGrid",
     "GenerativeMetrics",
+    "GeneratorStepCheckpoint",
+    "GeneratorStepLimit",
     "InterruptCheckpoint",
     "LatentWalk",
     "SampleGrid",

@@ -79,9 +79,9 @@ class ImageGrid(Callback, ABC):
         save_image(grid, self.dirpath / f"step_{step:07d}.png")
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                logger.log_image(key=self.key, images=[grid], step=trainer.global_step)
+                logger.log_image(key=self.key, images=[grid], step=step)
             elif isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_image(self.key, grid, global_step=trainer.global_step)
+                logger.experiment.add_image(self.key, grid, global_step=step)
             elif isinstance(logger, MLFlowLogger):
                 image = grid.mul(255).round().byte().permute(1, 2, 0).numpy()
                 logger.experiment.log_image(logger.run_id, image, f"{self.key}/step_{step:07d}.png")

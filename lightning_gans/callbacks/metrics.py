@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Literal
 
 import torch
@@ -12,6 +13,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from lightning.pytorch.utilities.model_helpers import is_overridden
 from torch import nn
 from torch.utils.data import Dataset
+from tqdm.auto import tqdm
 
 from datamodules import DigitsDataModule, MNISTDataModule
 from lightning_gans.metrics import (
@@ -115,6 +117,7 @@ class GenerativeMetrics(Callback):
         self.fidelity: FidelityMetrics | None = None
         self.sample_count = num_samples  # resolved when the real images are known
         self.last_step: int | None = None
+        self.last_values: dict[str, float] = {}
 
     # ---------------------------------------------------------------------------------------------- setup
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
@@ -166,7 +169,15 @@ class GenerativeMetrics(Callback):
             )
         shape = "x".join(map(str, first_image.shape))
         label = f"{type(trainer.datamodule or dataset).__name__}-{split}-{shape}"
-        statistics, path = reference_statistics(loader, self.extractor, self.cache_dir, label, device)
+
+        def progress(batches: Iterable, path: Path) -> Iterable:
+            rank_zero_info(
+                f"GenerativeMetrics: computing the statistics of the {len(dataset)} real images ({split}) once; they "
+                f"are cached in {path}"
+            )
+            return tqdm(batches, desc="real statistics", unit="batch", disable=not shows_progress(trainer))
+
+        statistics, path = reference_statistics(loader, self.extractor, self.cache_dir, label, device, progress)
         real_count = len(statistics.features)
         self.sample_count = self.num_samples or min(real_count, MAX_DEFAULT_SAMPLES)
         self.check_sample_count(self.sample_count, trainer.world_size)
@@ -235,19 +246,31 @@ class GenerativeMetrics(Callback):
         if self.fidelity is None or pl_module.g_steps == self.last_step:
             return
         self.last_step = pl_module.g_steps
-        values = self.measure(pl_module, trainer.global_rank, trainer.world_size)
-        logged = {f"val/{name}": value for name, value in values.items()}
+        rank_zero_info(f"GenerativeMetrics: evaluating {self.sample_count} samples at generator step {self.last_step}")
+        values = self.measure(pl_module, trainer.global_rank, trainer.world_size, shows_progress(trainer))
+        self.last_values = {f"val/{name}": value for name, value in values.items()}
         # For ModelCheckpoint, EarlyStopping and the progress bar (the same on every process; sync_dist quiets DDP).
-        pl_module.log_dict(logged, logger=False, sync_dist=True)
-        # Straight to the loggers, as LearningRateMonitor does: self.log sends step values only every
-        # log_every_n_steps, which would lose an evaluation between two of those.
+        shown = {key: value for key, value in self.last_values.items() if key in ("val/fid", "val/kid_mean")}
+        pl_module.log_dict(shown, logger=False, sync_dist=True, prog_bar=True)
+        pl_module.log_dict(
+            {key: value for key, value in self.last_values.items() if key not in shown}, logger=False, sync_dist=True
+        )
+        # Straight to the loggers, as LearningRateMonitor does (self.log sends step values only every
+        # log_every_n_steps, which would lose an evaluation between two of those), at the generator step.
         for logger in trainer.loggers:
-            logger.log_metrics(logged, step=trainer.fit_loop.epoch_loop._batches_that_stepped)
+            logger.log_metrics(self.last_values, step=self.last_step)
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.last_values:
+            summary = ", ".join(f"{key.removeprefix('val/')} {value:.4g}" for key, value in self.last_values.items())
+            rank_zero_info(f"GenerativeMetrics at generator step {self.last_step}: {summary}")
 
     @torch.no_grad()
-    def measure(self, pl_module: LightningModule, rank: int = 0, world_size: int = 1) -> dict[str, float]:
+    def measure(
+        self, pl_module: LightningModule, rank: int = 0, world_size: int = 1, progress: bool = False
+    ) -> dict[str, float]:
         """Generate this process's share of the samples and return the metrics of all of them."""
-        for size, seed in self.batches(rank, world_size):
+        for size, seed in tqdm(self.batches(rank, world_size), desc="samples", unit="batch", disable=not progress):
             images = pl_module.sample(size, generator=torch.Generator().manual_seed(seed))
             self.fidelity.update(*extract(self.extractor, images))
         values = self.fidelity.compute()
@@ -264,7 +287,13 @@ class GenerativeMetrics(Callback):
 
 
 def is_last_epoch(trainer: Trainer) -> bool:
-    """Whether the epoch ending now is the run's last by ``max_epochs`` or ``max_steps``."""
+    """Whether the epoch ending now is the run's last: by ``max_epochs`` or ``max_steps``, or stopped early (e.g.
+    by ``GeneratorStepLimit`` or EarlyStopping)."""
     by_epochs = trainer.max_epochs not in (None, -1) and trainer.current_epoch + 1 >= trainer.max_epochs
     by_steps = trainer.max_steps not in (None, -1) and trainer.global_step >= trainer.max_steps
-    return by_epochs or by_steps
+    return by_epochs or by_steps or trainer.should_stop
+
+
+def shows_progress(trainer: Trainer) -> bool:
+    """Whether long work should draw a progress bar: on the first process, when the run shows one."""
+    return trainer.is_global_zero and trainer.progress_bar_callback is not None
