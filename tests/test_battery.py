@@ -101,6 +101,10 @@ class Case:
     on_disk: Callable[[Path], bool] = field(default=lambda cwd: True)
 
 
+def finite(ckpt: Path) -> bool:
+    return all(value.isfinite().all() for value in torch.load(ckpt, weights_only=True)["state_dict"].values())
+
+
 def nothing_written(cwd: Path) -> bool:
     return not (cwd / "lightning_logs").exists() and not (cwd / "samples").exists()
 
@@ -234,6 +238,24 @@ CASES |= {
     ),
     "evaluate missing checkpoint": Case(["evaluate", "--ckpt_path={cwd}/nope.ckpt"], 1, r"does not exist"),
     "evaluate a translation flag": Case(["evaluate", "--no_such_flag=1"], 2, r"no_such_flag"),
+    # Divergence: the network whose weights blew up is named, and no checkpoint holds the blown-up state.
+    **{
+        f"diverged {name}": Case(
+            [
+                *FIT[:-1],
+                "--trainer.max_steps=300",
+                *(f"--model.init_args.optimizer_{net}.init_args.lr={lr}" for net in nets),
+            ],
+            1,
+            message,
+            lambda cwd: all(finite(path) for path in cwd.rglob("*.ckpt")),
+        )
+        for name, nets, lr, message in (
+            ("generator", "g", "1e30", r"Training stopped: .*the generator.*diverged.*optimizer_g"),
+            ("discriminator", "d", "1e30", r"Training stopped: .*the discriminator diverged.*optimizer_d"),
+            ("both", "gd", "1e6", r"the generator and the discriminator have grown more than max_weight_growth"),
+        )
+    },
     # The command itself.
     "unknown command": Case(["train"], 2, r"unknown command 'train'"),
     "validate is not offered": Case(["validate"], 2, r"unknown command 'validate'"),
