@@ -81,6 +81,15 @@ def wasserstein_generator_loss(fake_scores: Tensor) -> Tensor:
     return -fake_scores.mean()
 
 
+#: The largest factor ``gradient_penalty`` scales the critic output's gradient by under fp16. Gradients grow on their
+#: way back through a critic (a normalisation layer multiplies them by 1 / the std of its input: the tiny test critic
+#: of WGAN-GP overflows from 2^13 on at initialisation), so it leaves 256x headroom below fp16's 65504. Raising it
+#: buys nothing: the penalty's gradients are about 1/sqrt(pixels) per pixel when their norms are near the target, far
+#: above fp16's underflow (6e-5), and the rest of the loss scale (scale / this) still protects the penalty's own
+#: backward, through the critic's backward graph, from underflowing.
+PENALTY_SCALE_LIMIT = 2.0**8
+
+
 def gradient_penalty(
     critic: Callable[[Tensor], Tensor],
     real: Tensor,
@@ -95,9 +104,10 @@ def gradient_penalty(
 
     One interpolation weight per sample; the norm runs over all non-batch dimensions.
     ``one_sided`` penalises only norms above the target. Under fp16 mixed precision pass the loss
-    scaler's current scale as ``grad_scale``: the critic output is multiplied by it before
-    ``autograd.grad`` so small gradients do not underflow, and the gradients are divided by it before
-    the norm. Returns inf or NaN when the scaled gradients overflowed, which makes the scaler skip the step.
+    scaler's current scale as ``grad_scale``: the critic output's gradient is multiplied by it, capped at
+    ``PENALTY_SCALE_LIMIT``, before ``autograd.grad`` so small gradients do not underflow, and the gradients are
+    divided by the same factor before the norm. Returns inf or NaN when the scaled gradients overflowed anyway,
+    which makes the scaler skip the step.
     """
     if real.shape != fake.shape:
         raise ValueError(f"real and fake batches differ in shape: {tuple(real.shape)} vs {tuple(fake.shape)}")
@@ -107,8 +117,12 @@ def gradient_penalty(
     # Compiled graphs have no double backward: a torch.compile'd critic runs eagerly for the penalty.
     with torch.compiler.set_stance("force_eager"):
         scores = critic(interpolates)
-    (grads,) = torch.autograd.grad((scores * grad_scale).sum(), interpolates, create_graph=True)
-    grads = grads.float() / grad_scale
+    # The gradient that enters the critic's backward is the scale itself, which fp16 (largest value 65504) cannot
+    # hold at GradScaler's initial 2^16: capped, the penalty is finite at every scale. Summed in float32, so that
+    # large scores cannot overflow the sum.
+    scale = min(float(grad_scale), PENALTY_SCALE_LIMIT)
+    (grads,) = torch.autograd.grad(scores.float().sum() * scale, interpolates, create_graph=True)
+    grads = grads.float() / scale
     excess = grads.flatten(1).norm(2, dim=1) - target_norm
     if one_sided:
         excess = excess.clamp(min=0)

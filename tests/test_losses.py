@@ -111,3 +111,45 @@ def test_one_sided_gradient_penalty_ignores_norms_below_the_target():
 def test_gradient_penalty_rejects_mismatched_batches():
     with pytest.raises(ValueError, match="differ in shape"):
         losses.gradient_penalty(lambda x: x.sum(), torch.zeros(2, 3), torch.zeros(3, 3))
+
+
+def tiny_wgan_gp_critic(**settings) -> torch.nn.Module:
+    from lightning_gans.models import WGANGP
+
+    torch.manual_seed(0)
+    tiny = dict(image_size=16, channels=1, latent_dim=8, generator_features=4, discriminator_features=4)
+    return WGANGP(**tiny, **settings).discriminator
+
+
+# GradScaler's initial scale 2^16 is already above fp16's largest value (65504), and it grows up to 2^24 after
+# runs of finite steps. CPU autocast runs the critic in fp16 (there is no CUDA here), which overflows as CUDA does.
+@pytest.mark.parametrize("scale", [2.0**16, 2.0**24])
+def test_gradient_penalty_is_finite_and_exact_under_fp16_at_any_loss_scale(scale):
+    critic = tiny_wgan_gp_critic()
+    real, fake = torch.rand(64, 1, 16, 16) * 2 - 1, torch.rand(64, 1, 16, 16) * 2 - 1
+    full = losses.gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(1))
+    with torch.autocast("cpu", dtype=torch.float16):
+        assert critic(real).dtype == torch.float16
+        half = losses.gradient_penalty(critic, real, fake, grad_scale=scale, generator=torch.Generator().manual_seed(1))
+    assert torch.isfinite(half)
+    assert half.item() == pytest.approx(full.item(), rel=1e-3)
+
+
+def test_an_fp16_step_on_the_penalty_is_taken_at_the_scalers_initial_scale():
+    # The penalty's share of the critic loss only: the Wasserstein terms overflow at 2^16 by themselves, since the
+    # gradient of a mean of scores with respect to the critic's output bias is the scale itself. Without
+    # normalisation the penalty's backward stays finite up to 2^20 (layer norm amplifies it past fp16 from 2^14).
+    critic = tiny_wgan_gp_critic(critic_normalization="none")
+    real, fake = torch.rand(64, 1, 16, 16) * 2 - 1, torch.rand(64, 1, 16, 16) * 2 - 1
+    optimizer = torch.optim.Adam(critic.parameters(), lr=1e-4)
+    scaler = torch.amp.GradScaler("cpu")
+    assert scaler.get_scale() == 2.0**16
+    with torch.autocast("cpu", dtype=torch.float16):
+        loss = 10.0 * losses.gradient_penalty(critic, real, fake, grad_scale=scaler.get_scale())
+    scaler.scale(loss).backward()
+    assert all(torch.isfinite(p.grad).all() for p in critic.parameters() if p.grad is not None)  # not the output bias
+    before = [p.detach().clone() for p in critic.parameters()]
+    scaler.step(optimizer)
+    scaler.update()
+    assert scaler.get_scale() == 2.0**16  # it halves when it finds an inf or NaN gradient and skips the step
+    assert any(not torch.equal(b, p) for b, p in zip(before, critic.parameters(), strict=True))

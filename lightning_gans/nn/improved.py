@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
+
+#: The authors' initialisation sets each minibatch kernel's mean L1 distance from a sample to its nearest neighbour
+#: to this, on a batch of this many images (their first 500 training images).
+INITIAL_NEAREST_NEIGHBOUR_DISTANCE = 2.0
+INITIAL_REFERENCE_BATCH = 500
 
 
 class MinibatchDiscrimination(nn.Module):
@@ -13,6 +20,15 @@ class MinibatchDiscrimination(nn.Module):
     kernels, o(x_i)_b = sum over the other samples j of exp(-||M_i,b - M_j,b||_1). The output is
     [f(x_i), o(x_i)], of size A + B. The sum leaves out j = i as the authors' code does (the paper's
     sum includes it, which only adds 1 to every feature).
+
+    Initialisation: the authors' layer (``MinibatchLayer`` in their nn.py) draws T from N(0, 0.05), normalises each
+    of its B x C columns to unit norm (weight normalisation, with a learned log-scale per column) and then, from a
+    first batch of 500 real images, sets the scale so that each kernel's mean nearest-neighbour L1 distance is 2, and
+    a per-kernel bias so that o starts at mean 0. Here T is drawn and normalised alike, then scaled by the factor
+    that gives that distance of 2 to inputs of unit variance (rows M_i,b then are standard normal), computed once
+    from a fixed private stream: no pass over data (which each DDP process would make on its own batch), so the
+    layer keeps no initialisation state. T is then trained as it is, without the weight-norm parametrisation, and
+    there is no bias (the linear layer after it has one).
     """
 
     def __init__(self, in_features: int, kernels: int, kernel_dim: int) -> None:
@@ -22,8 +38,10 @@ class MinibatchDiscrimination(nn.Module):
                 f"minibatch discrimination needs kernels >= 1 and kernel_dim >= 1, got {kernels}, {kernel_dim}"
             )
         self.kernels, self.kernel_dim = kernels, kernel_dim
-        self.weight = nn.Parameter(torch.empty(in_features, kernels * kernel_dim))
-        nn.init.normal_(self.weight, 0.0, 0.05)  # the authors' initialisation
+        theta = torch.empty(in_features, kernels * kernel_dim).normal_(0.0, 0.05)
+        columns = theta / theta.norm(dim=0, keepdim=True)
+        scale = INITIAL_NEAREST_NEIGHBOUR_DISTANCE / standard_normal_nearest_neighbour_distance(kernel_dim)
+        self.weight = nn.Parameter(columns * scale)
         self.out_features = in_features + kernels
 
     def forward(self, features: Tensor) -> Tensor:
@@ -31,6 +49,23 @@ class MinibatchDiscrimination(nn.Module):
         l1_distances = torch.cdist(rows, rows, p=1)  # (kernels, batch, batch)
         closeness = torch.exp(-l1_distances).sum(2) - 1  # exp(0) = 1 is each sample with itself
         return torch.cat([features, closeness.t().to(features.dtype)], dim=1)
+
+
+def mean_nearest_neighbour_distance(rows: Tensor) -> Tensor:
+    """The mean, over the leading dimensions and the samples, of each sample's L1 distance to its nearest other
+    sample, for rows of shape (..., samples, dimensions)."""
+    distances = torch.cdist(rows, rows, p=1)
+    distances.diagonal(dim1=-2, dim2=-1).fill_(math.inf)
+    return distances.min(-1).values.mean()
+
+
+def standard_normal_nearest_neighbour_distance(dimensions: int) -> float:
+    """``mean_nearest_neighbour_distance`` of ``INITIAL_REFERENCE_BATCH`` standard normal points in this many
+    dimensions, estimated from 16 such batches of a fixed stream (apart from the global one, which the weights are
+    drawn from): within about 1%."""
+    stream = torch.Generator().manual_seed(0)
+    points = torch.randn(16, INITIAL_REFERENCE_BATCH, dimensions, generator=stream)
+    return mean_nearest_neighbour_distance(points).item()
 
 
 class VirtualBatchNorm2d(nn.Module):
