@@ -24,7 +24,7 @@ from lightning_gans.metrics import (
     FidelityMetrics,
     build_feature_extractor,
     images_of,
-    reference_loader,
+    reference_batches,
     reference_statistics,
 )
 from lightning_gans.models import GANModule, TranslationSource
@@ -112,7 +112,7 @@ def evaluate(
         print(f"computing the statistics of {real_count} real images ({split}) under {name!r}, cached in {path}")
         return batches
 
-    loader = reference_loader(dataset, batch_size, num_workers, None)
+    loader = reference_batches(dataset, batch_size, num_workers, None)
     statistics, path = reference_statistics(loader, extractor, cache_dir, label, device, progress=announce)
     print(f"real statistics: {real_count} images of {type(datamodule).__name__} ({split}) in {path}")
     callback.extractor = extractor

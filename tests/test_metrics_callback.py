@@ -176,3 +176,14 @@ def test_the_quick_start_reports_fid_and_kid_with_the_digit_classifier_and_check
 def test_the_cli_evaluates_every_ten_epochs_as_many_images_as_the_data_has():
     callback = next(c for c in cli_main([], run=False).trainer.callbacks if isinstance(c, GenerativeMetrics))
     assert (callback.feature_extractor, callback.every_n_epochs, callback.num_samples) == ("auto", 10, None)
+
+
+def test_real_statistics_read_an_array_backed_dataset_in_batches(tmp_path, monkeypatch):
+    # The digits keep their images in one tensor: no DataLoader picture by picture (issue: 42 s first MNIST runs).
+    def one_by_one(*args, **kwargs):
+        raise AssertionError("the real images were read one by one through a DataLoader")
+
+    monkeypatch.setattr("lightning_gans.metrics.reference.DataLoader", one_by_one)
+    metrics = small_metrics(tmp_path / "cache", num_samples=60, kid_subset_size=30)
+    trainer, _ = fit(tmp_path, [metrics], max_epochs=1)
+    assert "val/fid" in trainer.callback_metrics

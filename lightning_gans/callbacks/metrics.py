@@ -23,7 +23,7 @@ from lightning_gans.metrics import (
     build_feature_extractor,
     extract,
     images_of,
-    reference_loader,
+    reference_batches,
     reference_statistics,
 )
 from lightning_gans.models.base import SampleSource
@@ -160,7 +160,7 @@ class GenerativeMetrics(Callback):
         device = pl_module.device
         self.extractor.to(device)
         dataset, split, num_workers = self.reference_dataset(trainer)
-        loader = reference_loader(dataset, self.batch_size, num_workers, self.max_reference_samples)
+        loader = reference_batches(dataset, self.batch_size, num_workers, self.max_reference_samples)
         first_image = images_of(dataset[0])
         if "is" in self.metrics and extract(self.extractor, first_image[None].to(device))[1] is None:
             raise ValueError(

@@ -24,6 +24,7 @@ from lightning_gans.metrics.reference import (
     ReferenceStatistics,
     default_cache_dir,
     images_of,
+    reference_batches,
     reference_loader,
     reference_statistics,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "mean_and_covariance",
     "polynomial_mmd",
     "pretrained_digit_classifier",
+    "reference_batches",
     "reference_loader",
     "reference_statistics",
     "to_uint8",
