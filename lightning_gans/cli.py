@@ -21,9 +21,10 @@ from typing import Any, NoReturn
 import torch
 import yaml
 from jsonargparse import ActionConfigFile, ArgumentParser, DefaultHelpFormatter, Namespace
-from lightning.pytorch import LightningDataModule, Trainer
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 from torchvision.utils import make_grid, save_image
 
@@ -43,6 +44,7 @@ from lightning_gans.callbacks import (
     TrainingHealth,
     TrainingHealthError,
     TranslationGrid,
+    run_folder,
 )
 from lightning_gans.models import CodeSource, ConditionalSource, GANModule, TranslationSource
 from lightning_gans.models.checkpoint import check_checkpoint, check_device, check_finite_images, load_model
@@ -140,6 +142,23 @@ def short_parse_error(message: str) -> str:
     setting = ".init_args.".join(keys) if classes else ".".join(keys)
     where = f" See the settings with: --{keys[0]}.help {classes[0].rsplit('.', 1)[-1]}" if classes else ""
     return f"--{setting}: {reason}.{where}".replace("..", ".")
+
+
+class RunConfig(SaveConfigCallback):
+    """The resolved config as ``config.yaml`` in the run's own folder (``run_folder``: beside its checkpoints and
+    grids, also for W&B, whose ``log_dir`` all runs share), and as the whole config of the W&B run."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{**kwargs, "save_to_log_dir": False})
+
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        folder = run_folder(trainer)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.parser.save(self.config, folder / self.config_filename, skip_none=False, overwrite=True)
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                resolved = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
+                logger.experiment.config.update(resolved, allow_val_change=True)
 
 
 class GANCLI(LightningCLI):
@@ -322,8 +341,7 @@ def cli_main(args: list[str] | None = None, run: bool = True) -> GANCLI:
             trainer_defaults={"max_epochs": QUICK_START_EPOCHS, "plugins": [ATOMIC_CHECKPOINTS]},
             # Optimizers are the models' optimizer_g/optimizer_d; LightningCLI's --optimizer does not fit two players.
             auto_configure_optimizers=False,
-            # Overwrite: W&B and re-runs in the same folder would otherwise stop on "config.yaml exists".
-            save_config_kwargs={"overwrite": True},
+            save_config_callback=RunConfig,
             args=args,
             run=run,
         )

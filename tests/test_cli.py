@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import wandb
 from lightning.pytorch.loggers import WandbLogger
 from PIL import Image
 
@@ -177,18 +178,27 @@ def test_python_dash_m_entry_point(subcommand):
     assert ("--model" if subcommand == "fit" else "--ckpt_path") in result.stdout
 
 
-def test_wandb_offline_logs_grids_as_images_and_saves_the_config_twice(tmp_path, offline_wandb):
+def test_wandb_offline_runs_keep_their_files_in_their_own_folders(tmp_path, offline_wandb):
     args = [
         "--config",
         str(CONFIGS / "wandb_offline.yaml"),
         f"--trainer.logger.init_args.save_dir={tmp_path}",
         *TINY_DCGAN,
     ]
-    for _ in range(2):  # the second run in the same folder must not stop on "config.yaml exists"
-        log_dir = run_fit(tmp_path, *args)
-    assert (log_dir / "config.yaml").is_file()
+    for _ in range(2):  # two runs in the same save_dir: neither overwrites the other's config, grids or checkpoints
+        run_fit(tmp_path, *args)
+        wandb.finish()  # as the process's end does: a W&B run still open would be taken over by the next
+    runs = sorted((tmp_path / "lightning-gans").iterdir())  # <save_dir>/<project>/<run id>
+    assert len(runs) == 2
+    for run in runs:
+        assert (run / "config.yaml").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
+        assert list((run / "samples").glob("step_*.png"))
+    assert not (tmp_path / "config.yaml").exists() and not (tmp_path / "samples").exists()
     images = list(tmp_path.glob("wandb/offline-run-*/files/media/images/samples_*.png"))
     assert len(images) >= 2
+    # The W&B run's config is the whole resolved config, not only the model's hyperparameters.
+    records = [path.read_bytes() for path in tmp_path.glob("wandb/offline-run-*/run-*.wandb")]
+    assert len(records) == 2 and all(b"DigitsDataModule" in r and b"generative_metrics" in r for r in records)
 
 
 def test_wandb_online_config_uploads_checkpoints_as_artifacts():

@@ -7,6 +7,7 @@ from lightning_gans.callbacks.health import TrainingHealth, TrainingHealthError
 from lightning_gans.callbacks.interrupt import InterruptCheckpoint
 from lightning_gans.callbacks.latent_walk import LatentWalk
 from lightning_gans.callbacks.metrics import GenerativeMetrics
+from lightning_gans.callbacks.run_folder import run_folder
 from lightning_gans.callbacks.sample_grid import SampleGrid
 from lightning_gans.callbacks.steps import GeneratorStepCheckpoint, GeneratorStepLimit
 from lightning_gans.callbacks.translation_grid import TranslationGrid
@@ -24,4 +25,5 @@ __all__ = [
     "TrainingHealth",
     "TrainingHealthError",
     "TranslationGrid",
+    "run_folder",
 ]

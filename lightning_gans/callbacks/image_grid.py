@@ -11,6 +11,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 from torch import Tensor
 from torchvision.utils import save_image
 
+from lightning_gans.callbacks.run_folder import run_folder
 from lightning_gans.settings import PositiveInt, check_settings
 
 
@@ -48,8 +49,7 @@ class ImageGrid(Callback, ABC):
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         self.check_model(pl_module)
-        # log_dir broadcasts from rank 0, so every rank must ask for it.
-        self.dirpath = Path(trainer.log_dir or trainer.default_root_dir) / self.key
+        self.dirpath = run_folder(trainer) / self.key
         unsupported = [type(lg).__name__ for lg in trainer.loggers if not takes_images(lg)]
         if unsupported:
             rank_zero_info(
