@@ -14,7 +14,8 @@ import re
 import sys
 import warnings
 from argparse import SUPPRESS, Action
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -100,7 +101,8 @@ class ShortHelpFormatter(DefaultHelpFormatter):
     def _get_help_string(self, action: Action) -> str:
         if getattr(action, "_jsonargparse_preexpanded_help", False) or isinstance(action, ActionConfigFile):
             return super()._get_help_string(action)
-        text = re.split(r"(?<=\.)\s", " ".join((action.help or "").split()), maxsplit=1)[0]
+        # The first sentence; Lightning's docstrings sometimes lack the space after its full stop.
+        text = re.split(r"(?<=\.)\s|(?<=[a-z]\.)(?=[A-Z])", " ".join((action.help or "").split()), maxsplit=1)[0]
         if text.startswith("Show the help for the given subclass"):  # --KEY.help
             return "Show the settings of a class and exit."
         details = ["required"] if action.required else []
@@ -182,8 +184,7 @@ class GANCLI(LightningCLI):
             "--max_generator_steps",
             type=PositiveInt | None,
             default=None,
-            help="Train for this many generator updates (the papers' iterations), in place of --trainer.max_epochs "
-            "and --trainer.max_steps (which counts both players' optimizer steps).",
+            help="Train for this many generator updates, in place of --trainer.max_epochs and max_steps.",
         )
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
@@ -199,15 +200,15 @@ class GANCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         config = self.config_init[self.subcommand] if self.subcommand else self.config_init
         callbacks = list(config["trainer"].get("callbacks") or [])
-        # last.ckpt, which README's generate and resume commands name; a ModelCheckpoint of the user's replaces it.
-        if config["trainer"].get("enable_checkpointing") is not False and not any(
-            isinstance(callback, ModelCheckpoint) for callback in callbacks
-        ):
-            callbacks.append(GeneratorStepCheckpoint(save_last=True))
+        if config["trainer"].get("enable_checkpointing") is not False:
+            # last.ckpt, which README's generate and resume commands name; a ModelCheckpoint of the user's replaces it.
+            if not any(isinstance(callback, ModelCheckpoint) for callback in callbacks):
+                callbacks.append(GeneratorStepCheckpoint(save_last=True))
+            callbacks.append(InterruptCheckpoint())
         if config.get("max_generator_steps") is not None:
             callbacks.append(GeneratorStepLimit(config["max_generator_steps"]))
             kwargs |= {"max_epochs": -1, "max_steps": -1}
-        trainer = super().instantiate_trainer(callbacks=[*callbacks, InterruptCheckpoint()], **kwargs)
+        trainer = super().instantiate_trainer(callbacks=callbacks, **kwargs)
         # Each grid and the metrics go only to the models they can draw or measure, which their protocols tell.
         model = self.model
         translates = isinstance(model, TranslationSource)
@@ -544,11 +545,27 @@ def raised_in(error: BaseException, folders: tuple[Path, ...]) -> bool:
     return any(path.is_relative_to(folder) for folder in folders)
 
 
+@contextmanager
+def debug_mode() -> Iterator[None]:
+    """LIGHTNING_GANS_DEBUG=1 for the duration of a command (``--debug``), as it was afterwards."""
+    before = os.environ.get(DEBUG_VARIABLE)
+    os.environ[DEBUG_VARIABLE] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[DEBUG_VARIABLE]
+        else:
+            os.environ[DEBUG_VARIABLE] = before
+
+
 def main(args: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if args is None else args)
     if "--debug" in args:
         args.remove("--debug")
-        os.environ[DEBUG_VARIABLE] = "1"
+        with debug_mode():
+            main(args)
+        return
     if not args or args[0] in ("-h", "--help"):
         print(usage())
         return
