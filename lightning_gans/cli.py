@@ -8,6 +8,7 @@ folder. User errors (bad settings, missing files, diverged runs) print a short m
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 import re
@@ -118,6 +119,17 @@ class GANArgumentParser(ShortErrors, LightningArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **{"formatter_class": ShortHelpFormatter, **kwargs})
 
+    def dump(self, cfg: Namespace, *args: Any, **kwargs: Any) -> str:
+        """The config as YAML (``--print_config``, the run's config.yaml) without the callbacks that do not apply
+        to its model."""
+        class_path = cfg.get("model.class_path") if isinstance(cfg, Namespace) else None
+        if isinstance(class_path, str):
+            module, _, name = class_path.rpartition(".")
+            cfg = cfg.clone()
+            for key in callbacks_that_do_not_apply(getattr(importlib.import_module(module), name)):
+                cfg.pop(key, None)
+        return super().dump(cfg, *args, **kwargs)
+
 
 class CommandParser(ShortErrors, ArgumentParser):
     pass
@@ -209,17 +221,7 @@ class GANCLI(LightningCLI):
             callbacks.append(GeneratorStepLimit(config["max_generator_steps"]))
             kwargs |= {"max_epochs": -1, "max_steps": -1}
         trainer = super().instantiate_trainer(callbacks=callbacks, **kwargs)
-        # Each grid and the metrics go only to the models they can draw or measure, which their protocols tell.
-        model = self.model
-        translates = isinstance(model, TranslationSource)
-        fits = {
-            "sample_grid": not translates,
-            "generative_metrics": not translates,  # the metrics measure samples drawn from noise
-            "translation_grid": translates,
-            "class_grid": isinstance(model, ConditionalSource),
-            "code_traversal": isinstance(model, CodeSource),
-        }
-        unfit = [config[key] for key, fit in fits.items() if not fit]
+        unfit = [config[key] for key in callbacks_that_do_not_apply(type(self.model))]
         trainer.callbacks = [callback for callback in trainer.callbacks if all(callback is not u for u in unfit)]
         return trainer
 
@@ -264,6 +266,22 @@ def namespace_values(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [namespace_values(item) for item in value]
     return value
+
+
+def callbacks_that_do_not_apply(model_class: type) -> list[str]:
+    """The CLI's grid and metrics callbacks that cannot draw or measure this kind of model, by the methods of the
+    protocols they use (``TranslationSource.translate``, ``ConditionalSource.sample(..., labels)``,
+    ``CodeSource.latent_from_codes``): such a callback is neither run nor listed in the printed and saved config."""
+    translates = callable(getattr(model_class, "translate", None))
+    sample = getattr(model_class, "sample", None)
+    fits = {
+        "sample_grid": not translates,
+        "generative_metrics": not translates,  # the metrics measure samples drawn from noise
+        "translation_grid": translates,
+        "class_grid": callable(sample) and "labels" in inspect.signature(sample).parameters,
+        "code_traversal": callable(getattr(model_class, "latent_from_codes", None)),
+    }
+    return [key for key, fit in fits.items() if not fit]
 
 
 def data_channels(data: LightningDataModule) -> int:

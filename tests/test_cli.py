@@ -247,3 +247,19 @@ def test_bf16_mixed_precision_through_the_cli(tmp_path):
     )
     assert cli.model.g_steps == 3
     assert all(torch.isfinite(v) for v in cli.trainer.logged_metrics.values())
+
+
+@pytest.mark.parametrize(
+    "model, listed, left_out",
+    [
+        ("DCGAN", {"sample_grid", "generative_metrics"}, {"class_grid", "code_traversal", "translation_grid"}),
+        ("ConditionalGAN", {"sample_grid", "class_grid"}, {"code_traversal", "translation_grid"}),
+        ("InfoGAN", {"sample_grid", "code_traversal"}, {"class_grid", "translation_grid"}),
+        ("CycleGAN", {"translation_grid"}, {"sample_grid", "generative_metrics", "class_grid", "code_traversal"}),
+    ],
+)
+def test_print_config_lists_only_the_callbacks_that_apply(model, listed, left_out, capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", f"--model={model}", "--print_config"])
+    sections = {line.split(":")[0] for line in capsys.readouterr().out.splitlines() if not line.startswith(" ")}
+    assert listed <= sections and not left_out & sections

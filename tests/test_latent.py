@@ -181,7 +181,8 @@ def test_latent_walk_is_opt_in_on_the_command_line_and_sends_its_gif_to_wandb(tm
         "--trainer.callbacks.steps=3",
         "--trainer.callbacks.gif=true",
     )
-    assert list((log_dir / "latent_walk").glob("step_*.png")) and list((log_dir / "latent_walk").glob("step_*.gif"))
+    (walks,) = log_dir.glob("lightning-gans/*/latent_walk")  # the W&B run's own folder: <save_dir>/<project>/<id>
+    assert list(walks.glob("step_*.png")) and list(walks.glob("step_*.gif"))
     assert list(tmp_path.glob("wandb/offline-run-*/files/media/images/latent_walk_*.png"))
     assert list(tmp_path.glob("wandb/offline-run-*/files/media/videos/latent_walk_animation_*.gif"))
 
