@@ -27,6 +27,7 @@ from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities import rank_zero_info
 from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 from torchvision.utils import make_grid, save_image
 
@@ -208,6 +209,7 @@ class GANCLI(LightningCLI):
         if ckpt_path is not None and ckpt_path not in ("last", "best", "hpc", "registry"):
             check_checkpoint(ckpt_path)
             check_resumed_settings(ckpt_path, self.config[subcommand].model)
+            remove_half_written_checkpoints(Path(ckpt_path).parent)
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         config = self.config_init[self.subcommand] if self.subcommand else self.config_init
@@ -230,6 +232,14 @@ class GANCLI(LightningCLI):
         # Each player's update leaves the other's parameters without gradients, which plain DDP rejects.
         if trainer.strategy == "auto" and process_count(trainer.accelerator, trainer.devices, trainer.num_nodes) > 1:
             trainer.strategy = "ddp_find_unused_parameters_true"
+
+
+def remove_half_written_checkpoints(folder: Path) -> None:
+    """A save that was killed (kill -9, a node lost) leaves AtomicCheckpointIO's hidden temporary file behind; the
+    run that resumes from that folder removes them."""
+    for partial in folder.glob(".*.ckpt.partial"):
+        partial.unlink(missing_ok=True)
+        rank_zero_info(f"Removed {partial}, a checkpoint whose writing was interrupted")
 
 
 def check_resumed_settings(ckpt_path: str, model: Any) -> None:

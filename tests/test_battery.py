@@ -310,8 +310,11 @@ def test_an_interrupted_run_saves_a_resumable_checkpoint_says_where_and_fails(ho
     saved = tmp_path / "lightning_logs" / "version_0" / "checkpoints" / "interrupted.ckpt"
     assert saved.is_file() and load_model(saved).g_steps == 2  # batches 0 and 1 ran
     assert "Traceback" not in err
+    killed_save = saved.with_name(".last.ckpt.partial")  # what a save killed with -9 leaves
+    killed_save.write_bytes(b"PK\x03\x04")
     status, err = run([*FIT[:-1], "--trainer.max_steps=6", f"--ckpt_path={saved}"], capsys)
     assert status == 0, err
+    assert not killed_save.exists()
     assert load_model(tmp_path / "lightning_logs" / "version_1" / "checkpoints" / "last.ckpt").g_steps == 3
 
 
