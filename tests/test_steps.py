@@ -27,15 +27,17 @@ TINY_WGAN = [
 def test_a_run_counts_generator_steps_everywhere(tmp_path, monkeypatch, caplog):
     monkeypatch.chdir(tmp_path)
     caplog.set_level(logging.INFO)
-    main(["fit", *TINY_WGAN, "--max_generator_steps=3"])
+    main(["fit", *TINY_WGAN, "--max_generator_steps=3", "--trainer.log_every_n_steps=5"])
     log_dir = tmp_path / "lightning_logs" / "version_0"
     assert load_model(log_dir / "checkpoints" / "last.ckpt").g_steps == 3
     named = sorted(path.name for path in (log_dir / "checkpoints").glob("epoch=*.ckpt"))
     assert named == ["epoch=1-step=3.ckpt"]  # 3 generator updates: 15 critic updates and 18 optimizer steps
     assert (log_dir / "samples" / "step_0000003.png").is_file()
     with open(log_dir / "metrics.csv") as file:
-        fid_steps = [row["step"] for row in csv.DictReader(file) if row.get("val/fid")]
-    assert fid_steps == ["3"]
+        rows = list(csv.DictReader(file))
+    assert [row["step"] for row in rows if row.get("val/fid")] == ["3"]
+    # The losses of batches 5, 10 and 15 (five critic updates per generator update) at generator steps 1, 2, 3.
+    assert [row["step"] for row in rows if row.get("train/g_loss")] == ["1", "2", "3"]
     assert "GenerativeMetrics at generator step 3: fid" in caplog.text  # the end-of-run summary
 
 

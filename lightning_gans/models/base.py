@@ -180,10 +180,11 @@ class GANModule(LightningModule):
       to add its parameters to G's optimizer; override ``sample_latent`` to append the codes.
     - Conditioning labels (cGAN): take them from the batch in ``training_step`` and override
       ``sample`` to accept labels.
-    - A growing network with phase state (ProGAN), a control variable (BEGAN's k_t), a history buffer
-      (CycleGAN's image pool): tensors go in buffers (``register_buffer``) and plain numbers in
-      ``get_extra_state``/``set_extra_state`` (extend ``super()``'s dict); both are part of
-      ``state_dict`` and so of every checkpoint.
+    - A growing network with phase state (ProGAN), a control variable (BEGAN's k_t): tensors go in buffers
+      (``register_buffer``) and plain numbers in ``get_extra_state``/``set_extra_state`` (extend ``super()``'s
+      dict); both are part of ``state_dict`` and so of every checkpoint. State each DDP process keeps for
+      itself (CycleGAN's image pool) goes in a ``RankLocal`` module (``lightning_gans.nn.image_pool``), out of
+      DDP's buffer broadcast.
     - More than two optimizers: override ``configure_optimizers`` and ``optimizer_names``.
     - Image-to-image translation (pix2pix, CycleGAN): pass ``latent_dim=None`` (no latent space, so no
       ``sample``) and follow ``TranslationSource`` instead of ``SampleSource``.
@@ -400,6 +401,13 @@ class GANModule(LightningModule):
         norm = gradient_norm(optimizer)
         if norm is not None:
             self.log(f"train/{self._optimizer_name(optimizer)}_grad_norm", norm)
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        # The loggers' x-axis for what this batch logged: generator updates done by its end, the step that sample
+        # grids, checkpoint names and FID/KID/IS count. (Lightning's default counts batches: several per generator
+        # update with n_critic > 1.) Only where the loggers write, as log_diagnostics.
+        if logs_this_batch(self.trainer):
+            self.log("step", float(self.g_steps))
 
     def on_train_epoch_end(self) -> None:
         schedulers = self.lr_schedulers()
