@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.pytorch import Callback
+from torchvision.io import read_image
 
 from lightning_gans.callbacks import AtomicCheckpointIO
 from lightning_gans.cli import SIGTERM_STATUS, main
@@ -369,4 +370,9 @@ def test_generate_draws_the_requested_classes(checkpoints, tmp_path, capsys):
         capsys,
     )
     assert status == 0, err
+    model = load_model(checkpoints["cgan"])
+    expected = model.sample(3, generator=torch.Generator().manual_seed(0), labels=torch.tensor([3, 3, 7]))
+    written = [read_image(str(tmp_path / f"sample_{index:05d}.png")) for index in range(3)]
     assert len(list(tmp_path.glob("sample_*.png"))) == 3
+    for image, drawn in zip(written, expected.add(1).div(2).clamp(0, 1), strict=True):
+        assert (image.float() / 255 - drawn.expand_as(image)).abs().max() <= 1 / 255  # the classes asked for

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import logging
 import math
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -176,6 +178,19 @@ def test_the_quick_start_reports_fid_and_kid_with_the_digit_classifier_and_check
 def test_the_cli_evaluates_every_ten_epochs_as_many_images_as_the_data_has():
     callback = next(c for c in cli_main([], run=False).trainer.callbacks if isinstance(c, GenerativeMetrics))
     assert (callback.feature_extractor, callback.every_n_epochs, callback.num_samples) == ("auto", 10, None)
+
+
+def test_long_work_is_announced_with_where_the_statistics_go(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    fit(tmp_path, [small_metrics(tmp_path / "cache", num_samples=60, kid_subset_size=30)], max_epochs=1)
+    assert re.search(
+        r"computing the statistics of the \d+ real images \(train\) once; they are cached in .*cache", caplog.text
+    )
+    assert "evaluating 60 samples at generator step" in caplog.text
+    assert re.search(r"GenerativeMetrics at generator step \d+: fid [\d.]+, kid_mean", caplog.text)
+    caplog.clear()
+    fit(tmp_path, [small_metrics(tmp_path / "cache", num_samples=60, kid_subset_size=30)], max_epochs=1)
+    assert "computing the statistics" not in caplog.text  # cached: nothing to announce
 
 
 def test_real_statistics_read_an_array_backed_dataset_in_batches(tmp_path, monkeypatch):
