@@ -44,8 +44,8 @@ def train(name: str, out: Path, sync_batchnorm: bool) -> None:
     trainer.fit(model, datamodule=variant.make_data())
     seconds = time.perf_counter() - started
     rank = trainer.global_rank
-    # Parameters, not buffers: BatchNorm running statistics follow each rank's own batches between DDP's
-    # buffer broadcasts (rank 0's win at the next forward and in the checkpoint).
+    # Parameters, not buffers: BatchNorm running statistics follow each rank's own batches (under manual
+    # optimisation DDP broadcasts buffers only when it wraps the model; rank 0's are the ones checkpointed).
     torch.save(dict(model.named_parameters()), out / f"parameters_rank{rank}.pt")
     summary = {"seconds": seconds, "steps": model.steps, "world_size": trainer.world_size}
     (out / f"rank{rank}.json").write_text(json.dumps(summary))
