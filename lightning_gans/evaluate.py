@@ -14,18 +14,12 @@ from typing import Any, Literal
 import torch
 import yaml
 from lightning.pytorch import LightningDataModule
-from lightning.pytorch.utilities.model_helpers import is_overridden
 from torch import Tensor
-from torch.utils.data import Dataset
 
 from lightning_gans.callbacks import GenerativeMetrics
 from lightning_gans.callbacks.metrics import MAX_DEFAULT_SAMPLES
 from lightning_gans.metrics import (
-    FidelityMetrics,
     build_feature_extractor,
-    images_of,
-    reference_batches,
-    reference_statistics,
 )
 from lightning_gans.models import GANModule, TranslationSource
 from lightning_gans.models.checkpoint import check_device, check_finite_images, load_model
@@ -96,10 +90,8 @@ def evaluate(
         feature_extractor, metrics, batch_size=batch_size, seed=seed, cache_dir=cache_dir, **given
     )
     name = callback.resolve_extractor(datamodule)
-    extractor = build_feature_extractor(name, inception_weights).to(device)
-    dataset, split, num_workers = real_images(datamodule)
-    # The callback's name for the statistics, so that evaluate and training share the cache file.
-    label = f"{type(datamodule).__name__}-{split}-{'x'.join(map(str, images_of(dataset[0]).shape))}"
+    callback.extractor = build_feature_extractor(name, inception_weights).to(device)
+    dataset, split, num_workers = callback.datamodule_reference(datamodule)
 
     # Checked before the real statistics, which can take minutes (Inception on a CPU).
     real_count = len(dataset)
@@ -112,13 +104,12 @@ def evaluate(
         print(f"computing the statistics of {real_count} real images ({split}) under {name!r}, cached in {path}")
         return batches
 
-    loader = reference_batches(dataset, batch_size, num_workers, None)
-    statistics, path = reference_statistics(loader, extractor, cache_dir, label, device, progress=announce)
+    # The callback's cache file, so that evaluate and training share it.
+    statistics, path = callback.real_statistics(
+        dataset, split, num_workers, type(datamodule).__name__, device, announce
+    )
     print(f"real statistics: {real_count} images of {type(datamodule).__name__} ({split}) in {path}")
-    callback.extractor = extractor
-    callback.fidelity = FidelityMetrics(
-        statistics, callback.metrics, callback.kid_subsets, callback.kid_subset_size, callback.is_splits
-    ).to(device)
+    callback.use_statistics(statistics, device)
     values = callback.measure(FiniteSamples(model, ckpt_path))
 
     for line in metric_lines(values):
@@ -174,17 +165,6 @@ def run_datamodule(ckpt_path: str, data_root: str | None) -> LightningDataModule
     datamodule.prepare_data()
     datamodule.setup("fit")
     return datamodule
-
-
-def real_images(datamodule: LightningDataModule) -> tuple[Dataset, str, int]:
-    """(dataset, split name, loader workers) of the real images, as GenerativeMetrics' reference="auto" picks them:
-    the validation split when the datamodule holds one out, else the training data."""
-    if is_overridden("val_dataloader", datamodule):
-        loader = datamodule.val_dataloader()
-        if getattr(loader, "dataset", None) is not None and len(loader.dataset) > 0:
-            return loader.dataset, "val", loader.num_workers
-    loader = datamodule.train_dataloader()
-    return loader.dataset, "train", loader.num_workers
 
 
 def metric_lines(values: dict[str, float]) -> list[str]:

@@ -20,12 +20,14 @@ from lightning_gans.metrics import (
     METRICS,
     FidelityMetrics,
     InceptionV3Features,
+    ReferenceStatistics,
     build_feature_extractor,
     extract,
     images_of,
     reference_batches,
     reference_statistics,
 )
+from lightning_gans.metrics.reference import Progress
 from lightning_gans.models.base import SampleSource
 from lightning_gans.settings import PositiveInt, check_settings
 
@@ -160,15 +162,11 @@ class GenerativeMetrics(Callback):
         device = pl_module.device
         self.extractor.to(device)
         dataset, split, num_workers = self.reference_dataset(trainer)
-        loader = reference_batches(dataset, self.batch_size, num_workers, self.max_reference_samples)
-        first_image = images_of(dataset[0])
-        if "is" in self.metrics and extract(self.extractor, first_image[None].to(device))[1] is None:
+        if "is" in self.metrics and extract(self.extractor, images_of(dataset[0])[None].to(device))[1] is None:
             raise ValueError(
                 f"IS needs class logits, but the feature extractor {type(self.extractor).__name__} returns features "
                 "only. Leave 'is' out of metrics (e.g. metrics=['fid', 'kid']) or return (features, logits)."
             )
-        shape = "x".join(map(str, first_image.shape))
-        label = f"{type(trainer.datamodule or dataset).__name__}-{split}-{shape}"
 
         def progress(batches: Iterable, path: Path) -> Iterable:
             rank_zero_info(
@@ -177,7 +175,8 @@ class GenerativeMetrics(Callback):
             )
             return tqdm(batches, desc="real statistics", unit="batch", disable=not shows_progress(trainer))
 
-        statistics, path = reference_statistics(loader, self.extractor, self.cache_dir, label, device, progress)
+        name = type(trainer.datamodule or dataset).__name__
+        statistics, path = self.real_statistics(dataset, split, num_workers, name, device, progress)
         real_count = len(statistics.features)
         self.sample_count = self.num_samples or min(real_count, MAX_DEFAULT_SAMPLES)
         self.check_sample_count(self.sample_count, trainer.world_size)
@@ -186,6 +185,19 @@ class GenerativeMetrics(Callback):
             f"GenerativeMetrics: statistics of {real_count} real images ({split}) in {path}; {self.sample_count} "
             "generated images per evaluation" + (" (Inception on a CPU: about 0.1 s per image)" if slow else "")
         )
+        self.use_statistics(statistics, device)
+
+    def real_statistics(
+        self, dataset: Dataset, split: str, num_workers: int, name: str, device: torch.device, progress: Progress
+    ) -> tuple[ReferenceStatistics, Path]:
+        """The statistics of ``dataset``'s real images under the extractor, and their cache file, named after the
+        data (``name``), split and image shape: the same file for every run and for lightning-gans evaluate."""
+        loader = reference_batches(dataset, self.batch_size, num_workers, self.max_reference_samples)
+        label = f"{name}-{split}-{'x'.join(map(str, images_of(dataset[0]).shape))}"
+        return reference_statistics(loader, self.extractor, self.cache_dir, label, device, progress)
+
+    def use_statistics(self, statistics: ReferenceStatistics, device: torch.device | str) -> None:
+        """Measure against these real statistics from now on."""
         self.fidelity = FidelityMetrics(
             statistics, self.metrics, self.kid_subsets, self.kid_subset_size, self.is_splits
         ).to(device)
@@ -216,6 +228,10 @@ class GenerativeMetrics(Callback):
             if not isinstance(getattr(loader, "dataset", None), Dataset):
                 raise TypeError("GenerativeMetrics reads the real images from a datamodule or a DataLoader's dataset")
             return loader.dataset, "train", loader.num_workers
+        return self.datamodule_reference(datamodule)
+
+    def datamodule_reference(self, datamodule: LightningDataModule) -> tuple[Dataset, str, int]:
+        """(dataset, split name, loader workers) of a datamodule's real images, by ``reference``."""
         if self.reference != "train" and is_overridden("val_dataloader", datamodule):
             loader = datamodule.val_dataloader()
             if getattr(loader, "dataset", None) is not None and len(loader.dataset) > 0:
