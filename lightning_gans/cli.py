@@ -246,7 +246,8 @@ def check_resumed_settings(ckpt_path: str, model: Any) -> None:
     """Refuse to resume a checkpoint whose model settings differ from this command's: LightningCLI would train on
     with the checkpoint's and ignore the user's. Optimizer and scheduler settings are not model hyperparameters;
     a resumed run applies them (``GANModule.apply_optimizer_settings``)."""
-    saved = torch.load(ckpt_path, weights_only=True, map_location="cpu").get("hyper_parameters", {})
+    # mmap: only the hyperparameters are read, not the tensors.
+    saved = torch.load(ckpt_path, weights_only=True, map_location="cpu", mmap=True).get("hyper_parameters", {})
     wanted = namespace_values(model)
     if saved.get("_class_path", wanted["class_path"]) != wanted["class_path"]:
         differences = [f"the model: {saved['_class_path']} in place of {wanted['class_path']}"]
@@ -312,15 +313,15 @@ def process_count(accelerator: str, devices: int | str | list[int], num_nodes: i
     return per_node * num_nodes
 
 
-def with_quick_start(args: list[str]) -> list[str]:
+def with_quick_start(args: list[str], configs: list[dict]) -> list[str]:
     """``args`` plus the quick start's model and data where neither the command line nor a --config names their
     class (``--model.init_args...`` alone only adjusts settings; ``--config configs/wandb.yaml`` alone adds W&B
     to the quick start).
 
     Not parser defaults: when a config switches class_path, jsonargparse keeps the previous class's init_args
     that the new class also takes, so DCGAN's and the digits' defaults would leak into every other config.
+    ``configs`` are the --config files' contents (``read_config_files``).
     """
-    configs = [yaml.safe_load(Path(path).read_text()) or {} for path in config_paths(args)]
     # A config given before the subcommand nests its settings under the subcommand's name.
     sections = [c for config in configs for c in (config, *(v for v in config.values() if isinstance(v, dict)))]
 
@@ -339,22 +340,24 @@ def config_paths(args: list[str]) -> list[str]:
     return paths + [arg.removeprefix("--config=") for arg in args if arg.startswith("--config=")]
 
 
-def check_config_files(args: list[str]) -> None:
-    """Name a --config file that is missing or not YAML (jsonargparse reports either as unrecognized arguments)."""
+def read_config_files(args: list[str]) -> list[dict]:
+    """The contents of the --config files, naming one that is missing or not YAML (jsonargparse reports either as
+    unrecognized arguments)."""
+    configs = []
     for path in config_paths(args):
         if not Path(path).is_file():
             raise CommandLineError(f"--config {path}: no such file (the shipped configs are in configs/)")
         try:
             with open(path) as file:  # from the file, so that the message names it
-                yaml.safe_load(file)
+                configs.append(yaml.safe_load(file) or {})
         except yaml.YAMLError as error:
             raise CommandLineError(f"--config {path} is not valid YAML: {' '.join(str(error).split())}") from None
+    return configs
 
 
 def cli_main(args: list[str] | None = None, run: bool = True) -> GANCLI:
     args = sys.argv[1:] if args is None else list(args)
-    check_config_files(args)
-    args = with_quick_start(args)
+    args = with_quick_start(args, read_config_files(args))
     with warnings.catch_warnings():
         for expected in EXPECTED_WARNINGS:
             warnings.filterwarnings("ignore", message=re.escape(expected))
